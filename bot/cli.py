@@ -1,0 +1,131 @@
+"""The `izin` command line."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import logging
+import sys
+from collections.abc import Sequence
+
+from bot.settings import Settings
+from licensing.catalog import STANDARDS_DIR, Catalog, CatalogError
+
+
+def _catalog(settings: Settings) -> Catalog:
+    return Catalog.load(settings.catalog_dir or STANDARDS_DIR)
+
+
+def cmd_catalog_list(args: argparse.Namespace, settings: Settings) -> int:
+    for e in _catalog(settings):
+        print(f"{e.region.slug:<14} {e.profession.slug:<18} {e.service}")
+    return 0
+
+
+def cmd_catalog_validate(args: argparse.Namespace, settings: Settings) -> int:
+    try:
+        catalog = _catalog(settings)
+    except CatalogError as exc:
+        print(exc, file=sys.stderr)
+        return 1
+    print(f"{len(catalog)} service standards are valid.")
+    return 0
+
+
+def cmd_catalog_show(args: argparse.Namespace, settings: Settings) -> int:
+    entry = _catalog(settings).find(args.region, args.profession)
+    if entry is None:
+        print(f"no standard for {args.region}/{args.profession}", file=sys.stderr)
+        return 1
+    if args.json:
+        print(json.dumps(entry.to_public_json(), ensure_ascii=False, indent=2))
+        return 0
+    print(f"{entry.service} — {entry.region.name}")
+    print(f"Produk: {entry.product}")
+    print("Persyaratan:")
+    for r in entry.requirements:
+        flag = "unggah" if r.kind == "upload" else "diperiksa petugas"
+        print(f"  [{r.code}] {r.title} ({flag})")
+    print("Prosedur:")
+    for s in entry.procedure:
+        print(f"  [{s.code}] ({s.role.value}) {s.title}")
+    print(f"Jangka waktu: {entry.deadline.days} hari "
+          f"{'kerja' if entry.deadline.unit.value == 'working' else 'kalender'} — "
+          f"{entry.deadline.text}")
+    print(f"Biaya: {entry.fee_text}")
+    print(f"Survei sebelum unduh: {'ya' if entry.survey_before_download else 'tidak'}")
+    return 0
+
+
+def cmd_db_upgrade(args: argparse.Namespace, settings: Settings) -> int:
+    from storage.migrate import upgrade
+
+    settings.data_dir.mkdir(parents=True, exist_ok=True)
+    upgrade(settings.db_url)
+    print("database is at the latest schema")
+    return 0
+
+
+def cmd_chat(args: argparse.Namespace, settings: Settings) -> int:
+    from bot.channels.console.chat import run
+    from bot.composition import build
+
+    async def main() -> None:
+        app = await build(settings)
+        try:
+            await run(app, args.user)
+        finally:
+            await app.close()
+
+    asyncio.run(main())
+    return 0
+
+
+def cmd_serve(args: argparse.Namespace, settings: Settings) -> int:
+    from bot.serve import serve
+
+    asyncio.run(serve(settings))
+    return 0
+
+
+def parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(prog="izin", description="Izin: practice-permit assistant")
+    sub = p.add_subparsers(dest="command", required=True)
+
+    sub.add_parser("serve", help="run the HTTP app, channels and the outbox dispatcher"
+                   ).set_defaults(func=cmd_serve)
+
+    chat = sub.add_parser("chat", help="chat as an applicant in the terminal")
+    chat.add_argument("--user", default="local", help="who is chatting (any id)")
+    chat.set_defaults(func=cmd_chat)
+
+    cat = sub.add_parser("catalog", help="the service-standard catalog").add_subparsers(
+        dest="catalog_command", required=True)
+    cat.add_parser("list", help="list region/profession standards").set_defaults(
+        func=cmd_catalog_list)
+    cat.add_parser("validate", help="validate every standard file").set_defaults(
+        func=cmd_catalog_validate)
+    show = cat.add_parser("show", help="show one standard")
+    show.add_argument("region")
+    show.add_argument("profession")
+    show.add_argument("--json", action="store_true")
+    show.set_defaults(func=cmd_catalog_show)
+
+    db = sub.add_parser("db", help="database").add_subparsers(dest="db_command", required=True)
+    db.add_parser("upgrade", help="apply migrations").set_defaults(func=cmd_db_upgrade)
+    return p
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = parser().parse_args(argv)
+    settings = Settings()
+    logging.basicConfig(level=settings.log_level,
+                        format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    logging.getLogger("alembic").setLevel(logging.WARNING)
+    result: int = args.func(args, settings)
+    return result
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

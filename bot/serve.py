@@ -1,0 +1,26 @@
+"""`izin serve`: the HTTP app under uvicorn, plus whichever channels are configured."""
+
+from __future__ import annotations
+
+import logging
+
+import uvicorn
+
+from bot.composition import build
+from bot.http import create_http_app
+from bot.settings import Settings
+
+log = logging.getLogger(__name__)
+
+
+async def serve(settings: Settings) -> None:
+    app = await build(settings)
+    try:
+        http = create_http_app(app=app)
+        config = uvicorn.Config(http, host=settings.http_host, port=settings.http_port,
+                                log_level=settings.log_level.lower())
+        log.info("serving on http://%s:%s (database: %s)", settings.http_host,
+                 settings.http_port, "sqlite" if "sqlite" in settings.db_url else "postgresql")
+        await uvicorn.Server(config).serve()
+    finally:
+        await app.close()

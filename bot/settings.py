@@ -1,0 +1,53 @@
+"""All configuration, from IZIN_* environment variables (and a .env file)."""
+
+from __future__ import annotations
+
+from functools import cached_property
+from pathlib import Path
+
+from pydantic import Field, SecretStr
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="IZIN_", env_file=".env", extra="ignore")
+
+    data_dir: Path = Path("var")
+    # Default: an SQLite file in data_dir. PostgreSQL: postgresql+asyncpg://user@host/db
+    database_url: str | None = None
+    catalog_dir: Path | None = None
+    calendar_overrides: Path | None = None
+
+    max_upload_mb: float = Field(default=10, gt=0)
+    max_image_pixels: int = Field(default=40_000_000, gt=0)
+
+    http_host: str = "127.0.0.1"
+    http_port: int = 8000
+    public_base_url: str = "http://127.0.0.1:8000"
+
+    telegram_token: SecretStr | None = None
+    telegram_api_base: str | None = None
+    telegram_webhook_url: str | None = None
+    telegram_webhook_secret: SecretStr | None = None
+
+    whatsapp_token: SecretStr | None = None
+    whatsapp_phone_number_id: str | None = None
+    whatsapp_app_secret: SecretStr | None = None
+    whatsapp_verify_token: SecretStr | None = None
+    whatsapp_api_base: str = "https://graph.facebook.com/v21.0"
+
+    log_level: str = "INFO"
+
+    @cached_property
+    def db_url(self) -> str:
+        if self.database_url:
+            return self.database_url
+        return f"sqlite+aiosqlite:///{(self.data_dir / 'izin.db').resolve()}"
+
+    @property
+    def files_dir(self) -> Path:
+        return self.data_dir / "files"
+
+    @property
+    def max_upload_bytes(self) -> int:
+        return int(self.max_upload_mb * 1024 * 1024)

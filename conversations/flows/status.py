@@ -1,0 +1,74 @@
+"""Status: every application of this applicant, its step in plain words and its deadline."""
+
+from __future__ import annotations
+
+from typing import Any
+from zoneinfo import ZoneInfo
+
+from conversations.flows.common import nav
+from conversations.turn import UNHANDLED, Turn, step
+from conversations.types import ApplicationView, Choice, InboundEvent
+from licensing.catalog import CatalogEntry, ProcedureStep
+
+
+def describe(turn: Turn, app: ApplicationView) -> dict[str, Any]:
+    """What the status message says about one application."""
+    entry = turn.ctx.catalog.find(app.region, app.profession)
+    tz = ZoneInfo(entry.region.timezone if entry else "Asia/Jakarta")
+    today = turn.ctx.now.astimezone(tz).date()
+    days_left = None
+    if app.due_on is not None and entry is not None:
+        days_left = turn.ctx.calendar.days_left(today, app.due_on, entry.deadline.unit.value)
+    return {
+        "app": app,
+        "entry": entry,
+        "step": _step_or_none(entry, app.step_code),
+        "since": app.step_since.astimezone(tz).date(),
+        "days_left": days_left,
+        "unit": entry.deadline.unit.value if entry else "working",
+        "rejected": [
+            {"title": entry.requirement(d.requirement_code).title if entry else
+             d.requirement_code, "reason": d.reason}
+            for d in app.rejected
+        ],
+    }
+
+
+def _step_or_none(entry: CatalogEntry | None, code: str) -> ProcedureStep | None:
+    if entry is None:
+        return None
+    try:
+        return entry.step(code)
+    except KeyError:
+        return None
+
+
+@step("status.list")
+class StatusList:
+    @staticmethod
+    def prompt(turn: Turn) -> None:
+        focus = turn.data.pop("status_focus", None)
+        apps = list(turn.ctx.applications)
+        if focus:
+            apps = [a for a in apps if a.reg_no == focus] or apps
+        if not apps:
+            turn.ask("status.none", nav(turn, back=False))
+            return
+        apps.sort(key=lambda a: a.submitted_at, reverse=True)
+        rows = [describe(turn, a) for a in apps]
+        fixes = [
+            Choice(f"f:{a.reg_no}", turn.t("status.fix_documents", reg_no=a.reg_no))
+            for a in apps if a.rejected and a.status == "open"
+        ]
+        turn.ask("status.list", [*fixes, *nav(turn, back=False)], rows=rows)
+
+    @staticmethod
+    def handle(turn: Turn, event: InboundEvent) -> str:
+        if event.kind == "choice" and event.choice_id and event.choice_id.startswith("f:"):
+            reg_no = event.choice_id[2:]
+            app = next((a for a in turn.ctx.applications if a.reg_no == reg_no), None)
+            if app is None or not app.rejected:
+                return UNHANDLED
+            turn.data["fix"] = {"reg_no": reg_no, "scans": {}}
+            return "fix.scans"
+        return UNHANDLED

@@ -1,0 +1,191 @@
+"""The engine's vocabulary: events in; state, messages and effects out.
+
+Everything here is plain data that round-trips through JSON, so states and outgoing
+messages can be stored in the database and replayed in tests.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import asdict, dataclass, field
+from datetime import date, datetime
+from typing import Any, Literal
+
+from licensing.calendar import WorkingCalendar
+from licensing.catalog import Catalog
+
+EventKind = Literal["text", "choice", "file", "file_rejected"]
+
+
+@dataclass(frozen=True)
+class UploadedFile:
+    """A scan the channel already streamed into the file store and found valid."""
+
+    sha256: str
+    kind: str  # pdf | jpeg | png
+    size: int
+
+
+@dataclass(frozen=True)
+class InboundEvent:
+    kind: EventKind
+    text: str = ""
+    choice_id: str | None = None
+    file: UploadedFile | None = None
+    # For file_rejected: the reason code from the upload rules and its parameters.
+    rejection: str | None = None
+    rejection_params: dict[str, Any] = field(default_factory=dict)
+
+    @staticmethod
+    def message(text: str) -> InboundEvent:
+        return InboundEvent(kind="text", text=text)
+
+    @staticmethod
+    def choose(choice_id: str) -> InboundEvent:
+        return InboundEvent(kind="choice", choice_id=choice_id)
+
+    @staticmethod
+    def upload(sha256: str, kind: str, size: int) -> InboundEvent:
+        return InboundEvent(kind="file", file=UploadedFile(sha256, kind, size))
+
+    @staticmethod
+    def upload_rejected(code: str, **params: Any) -> InboundEvent:
+        return InboundEvent(kind="file_rejected", rejection=code, rejection_params=params)
+
+
+@dataclass(frozen=True)
+class Choice:
+    id: str  # at most 64 bytes (Telegram callback data)
+    label: str
+    description: str | None = None
+
+
+MessageKind = Literal["text", "choices", "document", "image"]
+
+
+@dataclass(frozen=True)
+class OutMessage:
+    """One outgoing message; each channel renders it within its own limits."""
+
+    kind: MessageKind
+    text: str = ""
+    choices: tuple[Choice, ...] = ()
+    blob_sha256: str | None = None  # document or image stored in the file store
+    filename: str | None = None
+    media_type: str | None = None
+    qr: str | None = None  # an image that is a QR code of this text, drawn by the channel
+
+    def to_payload(self) -> dict[str, Any]:
+        data = asdict(self)
+        data["choices"] = [asdict(c) for c in self.choices]
+        return {k: v for k, v in data.items() if v not in (None, "", [])}
+
+    @staticmethod
+    def from_payload(data: dict[str, Any]) -> OutMessage:
+        choices = tuple(Choice(**c) for c in data.get("choices", ()))
+        return OutMessage(**{**data, "choices": choices})
+
+
+# ---- effects: what the runtime must do in the same transaction ----
+
+
+@dataclass(frozen=True)
+class SetLanguage:
+    lang: str
+
+
+@dataclass(frozen=True)
+class SubmitApplication:
+    reg_no: str
+    region: str
+    profession: str
+    full_name: str
+    nik: str
+    phone: str
+    practice_place: str
+    lang: str
+    scans: dict[str, str]  # requirement code -> blob sha256
+    conditions: dict[str, bool]
+
+
+@dataclass(frozen=True)
+class ResubmitDocuments:
+    """Replacement scans for documents the office rejected."""
+
+    reg_no: str
+    scans: dict[str, str]
+
+
+Effect = SetLanguage | SubmitApplication | ResubmitDocuments
+
+
+# ---- context: everything the engine knows about the world, passed in ----
+
+
+@dataclass(frozen=True)
+class DocumentView:
+    requirement_code: str
+    review: str  # pending | accepted | rejected
+    reason: str | None = None
+
+
+@dataclass(frozen=True)
+class ApplicationView:
+    reg_no: str
+    region: str
+    profession: str
+    step_code: str
+    step_since: datetime
+    status: str  # open | approved | rejected | issued | withdrawn
+    submitted_at: datetime
+    clock_started_on: date | None = None
+    due_on: date | None = None
+    documents: tuple[DocumentView, ...] = ()
+
+    @property
+    def rejected(self) -> tuple[DocumentView, ...]:
+        return tuple(d for d in self.documents if d.review == "rejected")
+
+
+@dataclass(frozen=True)
+class Context:
+    now: datetime  # aware, UTC
+    catalog: Catalog
+    calendar: WorkingCalendar
+    new_code: Callable[[], str]  # random part of registration numbers
+    applications: tuple[ApplicationView, ...] = ()
+    max_upload_bytes: int = 10 * 1024 * 1024
+
+
+@dataclass
+class State:
+    """The stored dialogue state of one applicant."""
+
+    lang: str | None = None
+    step: str = "start.language"
+    data: dict[str, Any] = field(default_factory=dict)
+    # The choices last offered, so a typed number or label can be matched to one.
+    offered: list[list[str]] = field(default_factory=list)
+    history: list[str] = field(default_factory=list)
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+    @staticmethod
+    def from_dict(data: dict[str, Any] | None) -> State:
+        if not data:
+            return State()
+        return State(
+            lang=data.get("lang"),
+            step=data.get("step", "start.language"),
+            data=dict(data.get("data", {})),
+            offered=[list(x) for x in data.get("offered", [])],
+            history=list(data.get("history", [])),
+        )
+
+
+@dataclass(frozen=True)
+class StepResult:
+    state: State
+    messages: tuple[OutMessage, ...]
+    effects: tuple[Effect, ...]

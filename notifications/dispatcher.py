@@ -1,0 +1,126 @@
+"""Sending from the outbox: claim due rows, hand them to the channel's sender, record.
+
+A row is claimed (pending -> sending) in its own short transaction before the platform
+is called, and completed after, so two dispatchers never send the same row. A row left
+in `sending` by a process that died is released after `stale_after` and sent again:
+the platform never confirmed it to us.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Protocol
+
+from sqlalchemy import select, update
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from conversations.types import OutMessage
+from storage.models import Applicant, OutboxMessage
+
+MAX_ATTEMPTS = 8
+
+
+@dataclass(frozen=True)
+class SendResult:
+    ok: bool
+    platform_message_id: str | None = None
+    retry_after: float | None = None  # seconds the platform asked us to wait
+    unreachable: bool = False  # blocked, deleted, not on the platform: stop trying
+    error: str | None = None
+    permanent: bool = False  # retrying cannot help (bad request)
+
+
+class Sender(Protocol):
+    channel: str
+
+    async def send(self, chat_id: str, message: OutMessage) -> SendResult: ...
+
+
+def backoff_seconds(attempts: int) -> float:
+    return float(min(2 ** attempts, 300))
+
+
+async def claim(
+    sessions: async_sessionmaker[AsyncSession],
+    channel: str,
+    *,
+    now: datetime,
+    limit: int = 50,
+    applicant_id: int | None = None,
+    stale_after: timedelta = timedelta(minutes=5),
+) -> list[OutboxMessage]:
+    """Take up to `limit` due rows for sending, replies first, oldest first."""
+    async with sessions() as session, session.begin():
+        await session.execute(
+            update(OutboxMessage)
+            .where(OutboxMessage.status == "sending",
+                   OutboxMessage.next_attempt_at < now - stale_after,
+                   OutboxMessage.channel == channel)
+            .values(status="pending")
+        )
+        stmt = (
+            select(OutboxMessage)
+            .where(OutboxMessage.status == "pending", OutboxMessage.channel == channel,
+                   OutboxMessage.next_attempt_at <= now)
+            .order_by(OutboxMessage.priority, OutboxMessage.id)
+            .limit(limit)
+            .with_for_update(skip_locked=True)
+        )
+        if applicant_id is not None:
+            stmt = stmt.where(OutboxMessage.applicant_id == applicant_id)
+        rows = list((await session.scalars(stmt)).all())
+        for row in rows:
+            row.status = "sending"
+            row.attempts += 1
+            row.next_attempt_at = now  # marks when the claim was made
+        return rows
+
+
+async def complete(
+    sessions: async_sessionmaker[AsyncSession],
+    row: OutboxMessage,
+    result: SendResult,
+    *,
+    now: datetime,
+) -> None:
+    async with sessions() as session, session.begin():
+        values: dict[str, object]
+        if result.ok:
+            values = {"status": "sent", "sent_at": now,
+                      "platform_message_id": result.platform_message_id, "last_error": None}
+        elif result.unreachable:
+            values = {"status": "unreachable", "last_error": result.error}
+            await session.execute(
+                update(Applicant).where(Applicant.id == row.applicant_id)
+                .values(unreachable_at=now)
+            )
+        elif result.permanent or row.attempts >= MAX_ATTEMPTS:
+            values = {"status": "failed", "last_error": result.error}
+        else:
+            wait = result.retry_after if result.retry_after is not None else backoff_seconds(
+                row.attempts)
+            values = {"status": "pending", "last_error": result.error,
+                      "next_attempt_at": now + timedelta(seconds=wait)}
+        await session.execute(update(OutboxMessage).where(OutboxMessage.id == row.id)
+                              .values(**values))
+
+
+async def deliver_once(
+    sessions: async_sessionmaker[AsyncSession],
+    sender: Sender,
+    *,
+    now: datetime,
+    limit: int = 50,
+    applicant_id: int | None = None,
+) -> Sequence[tuple[OutboxMessage, SendResult]]:
+    """Claim and send one batch in order; used by the terminal chat and by tests."""
+    rows = await claim(sessions, sender.channel, now=now, limit=limit,
+                       applicant_id=applicant_id)
+    done = []
+    for row in rows:
+        result = await sender.send(row.chat_id, OutMessage.from_payload(row.payload))
+        await complete(sessions, row, result, now=now)
+        done.append((row, result))
+    return done

@@ -1,0 +1,43 @@
+"""Writing to the outbox: every message to an applicant goes through here."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from conversations.types import OutMessage
+from storage.models import Applicant, OutboxMessage
+
+PRIORITY_REPLY = 0  # a live conversation's reply goes before anything else
+PRIORITY_NOTICE = 5  # a step change in the applicant's file
+PRIORITY_BULK = 9  # broadcasts and reminders
+
+
+def enqueue(
+    session: AsyncSession,
+    applicant: Applicant,
+    message: OutMessage,
+    *,
+    now: datetime,
+    priority: int = PRIORITY_REPLY,
+    dedupe_key: str | None = None,
+    notification_type: str | None = None,
+    urgent: bool = True,
+) -> OutboxMessage:
+    row = OutboxMessage(
+        applicant_id=applicant.id,
+        channel=applicant.channel,
+        chat_id=applicant.external_id,
+        payload=message.to_payload(),
+        priority=priority,
+        status="pending",
+        attempts=0,
+        next_attempt_at=now,
+        created_at=now,
+        dedupe_key=dedupe_key,
+        notification_type=notification_type,
+        urgent=urgent,
+    )
+    session.add(row)
+    return row

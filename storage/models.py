@@ -1,0 +1,228 @@
+"""SQLAlchemy 2 models: the durable record of chats, applications and the outbox.
+
+Every table is created by Alembic migrations (storage/migrations); this module is the
+single description they are generated from.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, date, datetime
+from typing import Any, ClassVar
+
+from sqlalchemy import (
+    JSON,
+    BigInteger,
+    Boolean,
+    Date,
+    DateTime,
+    ForeignKey,
+    Index,
+    Integer,
+    MetaData,
+    String,
+    Text,
+    UniqueConstraint,
+)
+from sqlalchemy.engine import Dialect
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
+from sqlalchemy.types import TypeDecorator
+
+NAMING = {
+    "ix": "ix_%(column_0_label)s",
+    "uq": "uq_%(table_name)s_%(column_0_name)s",
+    "ck": "ck_%(table_name)s_%(constraint_name)s",
+    "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+    "pk": "pk_%(table_name)s",
+}
+
+class UTCDateTime(TypeDecorator[datetime]):
+    """Aware UTC datetimes on every backend (SQLite stores them without a zone)."""
+
+    impl = DateTime(timezone=True)
+    cache_ok = True
+
+    def process_bind_param(self, value: datetime | None, dialect: Dialect) -> datetime | None:
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            raise ValueError("naive datetime given to the database; use UTC-aware values")
+        return value.astimezone(UTC)
+
+    def process_result_value(self, value: datetime | None, dialect: Dialect) -> datetime | None:
+        if value is None:
+            return None
+        return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+
+
+# Integer primary keys: BIGINT on PostgreSQL, INTEGER (rowid alias) on SQLite.
+BigId = BigInteger().with_variant(Integer(), "sqlite")
+
+
+class Base(DeclarativeBase):
+    metadata = MetaData(naming_convention=NAMING)
+    type_annotation_map: ClassVar[dict[Any, Any]] = {
+        dict[str, Any]: JSON, datetime: UTCDateTime()
+    }
+
+
+class Applicant(Base):
+    """One person on one channel (a Telegram chat, a WhatsApp number, a terminal user)."""
+
+    __tablename__ = "applicants"
+    __table_args__ = (UniqueConstraint("channel", "external_id"),)
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    channel: Mapped[str] = mapped_column(String(16))
+    external_id: Mapped[str] = mapped_column(String(64))
+    display_name: Mapped[str | None] = mapped_column(String(200))
+    lang: Mapped[str] = mapped_column(String(5), default="id")
+    created_at: Mapped[datetime]
+    last_inbound_at: Mapped[datetime | None]
+    # Set when the platform says the person blocked us or cannot be reached.
+    unreachable_at: Mapped[datetime | None]
+
+
+class Conversation(Base):
+    """The dialogue state of one applicant; locked while an event is handled."""
+
+    __tablename__ = "conversations"
+
+    applicant_id: Mapped[int] = mapped_column(
+        ForeignKey("applicants.id", ondelete="CASCADE"), primary_key=True
+    )
+    state: Mapped[dict[str, Any]]
+    version: Mapped[int] = mapped_column(Integer, default=0)
+    updated_at: Mapped[datetime]
+
+
+class InboundMessage(Base):
+    """Every inbound platform message, recorded once: a repeated platform id is ignored."""
+
+    __tablename__ = "inbound_messages"
+    __table_args__ = (
+        UniqueConstraint("channel", "platform_id"),
+        Index("ix_inbound_pending", "status", "id"),
+    )
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    channel: Mapped[str] = mapped_column(String(16))
+    platform_id: Mapped[str] = mapped_column(String(128))
+    chat_key: Mapped[str] = mapped_column(String(64))  # per-chat ordering key
+    payload: Mapped[dict[str, Any] | None] = mapped_column(JSON)
+    status: Mapped[str] = mapped_column(String(12), default="done")  # pending | done | failed
+    received_at: Mapped[datetime]
+    handled_at: Mapped[datetime | None]
+    error: Mapped[str | None] = mapped_column(Text)
+
+
+class OutboxMessage(Base):
+    """A message to an applicant, written in the same transaction as what caused it."""
+
+    __tablename__ = "outbox"
+    __table_args__ = (
+        Index("ix_outbox_due", "status", "priority", "next_attempt_at"),
+        UniqueConstraint("dedupe_key"),
+    )
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    applicant_id: Mapped[int] = mapped_column(ForeignKey("applicants.id", ondelete="CASCADE"))
+    channel: Mapped[str] = mapped_column(String(16))
+    chat_id: Mapped[str] = mapped_column(String(64))
+    payload: Mapped[dict[str, Any]]  # one outgoing message, channel-neutral
+    # 0 = live conversation reply, higher = broadcasts / reminders (sent after replies)
+    priority: Mapped[int] = mapped_column(Integer, default=0)
+    # pending | sending | sent | failed | unreachable | cancelled
+    status: Mapped[str] = mapped_column(String(12), default="pending")
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    next_attempt_at: Mapped[datetime]
+    created_at: Mapped[datetime]
+    sent_at: Mapped[datetime | None]
+    platform_message_id: Mapped[str | None] = mapped_column(String(128))
+    last_error: Mapped[str | None] = mapped_column(Text)
+    # "Once per occasion" notifications carry a key; the unique index enforces it.
+    dedupe_key: Mapped[str | None] = mapped_column(String(160))
+    notification_type: Mapped[str | None] = mapped_column(String(40))
+    urgent: Mapped[bool] = mapped_column(Boolean, default=True)
+
+
+class Blob(Base):
+    """A stored file (scan, permit), content-addressed; the bytes live in the file store."""
+
+    __tablename__ = "blobs"
+
+    sha256: Mapped[str] = mapped_column(String(64), primary_key=True)
+    size: Mapped[int] = mapped_column(BigInteger)
+    kind: Mapped[str] = mapped_column(String(8))
+    media_type: Mapped[str] = mapped_column(String(64))
+    pages: Mapped[int | None]
+    width: Mapped[int | None]
+    height: Mapped[int | None]
+    created_at: Mapped[datetime]
+
+
+class Application(Base):
+    __tablename__ = "applications"
+    __table_args__ = (Index("ix_applications_region_step", "region", "step_code"),)
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    reg_no: Mapped[str] = mapped_column(String(32), unique=True)
+    applicant_id: Mapped[int] = mapped_column(ForeignKey("applicants.id"))
+    region: Mapped[str] = mapped_column(String(40))
+    profession: Mapped[str] = mapped_column(String(40))
+    full_name: Mapped[str] = mapped_column(String(200))
+    nik: Mapped[str] = mapped_column(String(16))
+    phone: Mapped[str] = mapped_column(String(20))
+    practice_place: Mapped[str] = mapped_column(String(300))
+    lang: Mapped[str] = mapped_column(String(5), default="id")
+    # Where the file sits in the region's procedure (a step code from the catalog).
+    step_code: Mapped[str] = mapped_column(String(24))
+    step_since: Mapped[datetime]
+    # open | approved | rejected | issued | withdrawn
+    status: Mapped[str] = mapped_column(String(12), default="open")
+    submitted_at: Mapped[datetime]
+    clock_started_on: Mapped[date | None] = mapped_column(Date)
+    due_on: Mapped[date | None] = mapped_column(Date)
+    decided_at: Mapped[datetime | None]
+    decision_note: Mapped[str | None] = mapped_column(Text)
+
+    documents: Mapped[list[ApplicationDocument]] = relationship(
+        back_populates="application", order_by="ApplicationDocument.id"
+    )
+
+
+class ApplicationDocument(Base):
+    """The current scan for one requirement of one application."""
+
+    __tablename__ = "application_documents"
+    __table_args__ = (UniqueConstraint("application_id", "requirement_code"),)
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    application_id: Mapped[int] = mapped_column(
+        ForeignKey("applications.id", ondelete="CASCADE")
+    )
+    requirement_code: Mapped[str] = mapped_column(String(24))
+    blob_sha256: Mapped[str] = mapped_column(ForeignKey("blobs.sha256"))
+    # pending (not yet checked) | accepted | rejected
+    review: Mapped[str] = mapped_column(String(10), default="pending")
+    review_reason: Mapped[str | None] = mapped_column(Text)
+    uploaded_at: Mapped[datetime]
+
+    application: Mapped[Application] = relationship(back_populates="documents")
+
+
+class ApplicationEvent(Base):
+    """The control card (kartu kendali): append-only, one row per action."""
+
+    __tablename__ = "application_events"
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    application_id: Mapped[int] = mapped_column(
+        ForeignKey("applications.id", ondelete="CASCADE"), index=True
+    )
+    at: Mapped[datetime]
+    actor: Mapped[str] = mapped_column(String(120))  # staff username, "applicant", "system"
+    role: Mapped[str] = mapped_column(String(24))
+    action: Mapped[str] = mapped_column(String(24))
+    from_step: Mapped[str | None] = mapped_column(String(24))
+    to_step: Mapped[str | None] = mapped_column(String(24))
+    note: Mapped[str | None] = mapped_column(Text)
