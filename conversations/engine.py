@@ -19,7 +19,7 @@ GLOBAL_WORDS = {
     "help": "help", "bantuan": "help", "tolong": "help", "?": "help",
     "back": "back", "kembali": "back",
     "cancel": "cancel", "batal": "cancel", "stop": "cancel",
-    "menu": "menu", "start": "start", "mulai": "start",
+    "menu": "menu",
     "status": "status",
 }
 

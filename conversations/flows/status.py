@@ -52,7 +52,7 @@ class StatusList:
         if focus:
             apps = [a for a in apps if a.reg_no == focus] or apps
         if not apps:
-            turn.ask("status.none", nav(turn, back=False))
+            turn.ask("status.empty", nav(turn, back=False))
             return
         apps.sort(key=lambda a: a.submitted_at, reverse=True)
         rows = [describe(turn, a) for a in apps]

@@ -11,7 +11,6 @@ import shlex
 import sys
 import uuid
 from collections.abc import Callable
-from datetime import UTC, datetime
 from pathlib import Path
 from typing import TextIO
 
@@ -56,7 +55,7 @@ class ConsoleChat:
             channel=CHANNEL, external_id=self.user, platform_id=uuid.uuid4().hex,
             event=event, blob=blob,
         )
-        await deliver_once(self.app.sessions, self.sender, now=datetime.now(UTC),
+        await deliver_once(self.app.sessions, self.sender, now=self.app.runtime.clock(),
                            applicant_id=outcome.applicant_id, limit=100)
 
     async def _upload(self, line: str) -> tuple[InboundEvent, StoredBlob | None]:
