@@ -112,8 +112,8 @@ def _inspect_pdf(fileobj: BinaryIO) -> ScanInfo:
         raise ScanRejected(PDF_ENCRYPTED, str(exc)) from exc
     except Exception as exc:  # pypdf raises many types on malformed input
         raise ScanRejected(PDF_BROKEN, str(exc)) from exc
-    # Even an empty user password (a "print-only" file) counts: staff must be able
-    # to open, stamp and archive the file without restrictions.
+    # The rule refuses every encrypted file, also those with an empty user password
+    # that any viewer opens (permission restrictions only).
     if reader.is_encrypted:
         raise ScanRejected(PDF_ENCRYPTED)
     try:

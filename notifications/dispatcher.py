@@ -15,6 +15,7 @@ from typing import Protocol
 
 from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+from sqlalchemy.orm import aliased
 
 from conversations.types import OutMessage
 from storage.models import Applicant, OutboxMessage
@@ -60,10 +61,21 @@ async def claim(
                    OutboxMessage.channel == channel)
             .values(status="pending")
         )
+        earlier = aliased(OutboxMessage)
+        # A chat's messages go in order: nothing is claimed while an earlier message of
+        # the same chat is still waiting (e.g. for a retry-after) or in flight.
+        blocked = (
+            select(earlier.id)
+            .where(earlier.channel == OutboxMessage.channel,
+                   earlier.chat_id == OutboxMessage.chat_id,
+                   earlier.id < OutboxMessage.id,
+                   earlier.status.in_(("pending", "sending")))
+            .exists()
+        )
         stmt = (
             select(OutboxMessage)
             .where(OutboxMessage.status == "pending", OutboxMessage.channel == channel,
-                   OutboxMessage.next_attempt_at <= now)
+                   OutboxMessage.next_attempt_at <= now, ~blocked)
             .order_by(OutboxMessage.priority, OutboxMessage.id)
             .limit(limit)
             .with_for_update(skip_locked=True)

@@ -121,6 +121,7 @@ class OutboxMessage(Base):
     __tablename__ = "outbox"
     __table_args__ = (
         Index("ix_outbox_due", "status", "priority", "next_attempt_at"),
+        Index("ix_outbox_chat", "channel", "chat_id", "id"),
         UniqueConstraint("dedupe_key"),
     )
 

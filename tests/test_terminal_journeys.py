@@ -16,7 +16,7 @@ from licensing.catalog import Catalog
 from service.applications import start_clock
 from storage.models import Application, ApplicationEvent, OutboxMessage
 from tests.conftest import Clock
-from tests.journeys import NIK, run_script, apply_script
+from tests.journeys import NIK, apply_script, run_script
 
 CATALOG = Catalog.load()
 KEYS = [e.key for e in CATALOG]

@@ -116,6 +116,7 @@ def upgrade() -> None:
     )
     with op.batch_alter_table('outbox', schema=None) as batch_op:
         batch_op.create_index('ix_outbox_due', ['status', 'priority', 'next_attempt_at'], unique=False)
+        batch_op.create_index('ix_outbox_chat', ['channel', 'chat_id', 'id'], unique=False)
 
     op.create_table('application_documents',
     sa.Column('id', sa.BigInteger().with_variant(sa.Integer(), 'sqlite'), nullable=False),
@@ -158,6 +159,7 @@ def downgrade() -> None:
     op.drop_table('application_documents')
     with op.batch_alter_table('outbox', schema=None) as batch_op:
         batch_op.drop_index('ix_outbox_due')
+        batch_op.drop_index('ix_outbox_chat')
 
     op.drop_table('outbox')
     op.drop_table('conversations')

@@ -1,0 +1,149 @@
+"""The long-running outbox dispatcher of one channel, within the platform's limits.
+
+- a global rate (token bucket: Telegram 30/s, WhatsApp 80/s by default);
+- per-chat pacing (one message per `per_chat_interval` to the same chat), and a
+  chat's messages go strictly in order;
+- a retry-after from the platform delays only that chat, not the others;
+- replies of live conversations are claimed before broadcasts (priority order).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from collections import OrderedDict
+from collections.abc import Callable
+from datetime import UTC, datetime, timedelta
+
+from sqlalchemy import update
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from conversations.types import OutMessage
+from notifications.dispatcher import Sender, SendResult, claim, complete
+from storage.models import OutboxMessage
+
+log = logging.getLogger(__name__)
+
+
+class TokenBucket:
+    """`rate` sends per second on average, bursts of at most `burst`."""
+
+    def __init__(self, rate: float, burst: float | None = None,
+                 monotonic: Callable[[], float] = time.monotonic) -> None:
+        self.rate = rate
+        self.capacity = burst if burst is not None else max(1.0, rate)
+        self.tokens = self.capacity
+        self._monotonic = monotonic
+        self._last = monotonic()
+        self._lock = asyncio.Lock()
+
+    async def take(self) -> None:
+        async with self._lock:
+            while True:
+                now = self._monotonic()
+                self.tokens = min(self.capacity, self.tokens + (now - self._last) * self.rate)
+                self._last = now
+                if self.tokens >= 1:
+                    self.tokens -= 1
+                    return
+                await asyncio.sleep((1 - self.tokens) / self.rate)
+
+
+class Dispatcher:
+    def __init__(
+        self,
+        sessions: async_sessionmaker[AsyncSession],
+        sender: Sender,
+        *,
+        rate_per_second: float,
+        per_chat_interval: float = 1.0,
+        batch: int = 200,
+        idle_poll: float = 0.2,
+        clock: Callable[[], datetime] = lambda: datetime.now(UTC),
+    ) -> None:
+        self.sessions = sessions
+        self.sender = sender
+        self.bucket = TokenBucket(rate_per_second)
+        self.per_chat_interval = per_chat_interval
+        self.batch = batch
+        self.idle_poll = idle_poll
+        self.clock = clock
+        self._last_sent: dict[str, float] = {}
+        self._wake = asyncio.Event()
+
+    def wake(self) -> None:
+        """Tell the loop new rows are waiting (saves a poll interval for live replies)."""
+        self._wake.set()
+
+    async def run(self, stop: asyncio.Event) -> None:
+        while not stop.is_set():
+            try:
+                sent = await self.run_once()
+            except Exception:  # a database hiccup must not end the dispatcher
+                log.exception("dispatcher cycle failed; retrying")
+                sent = 0
+            if sent == 0:
+                self._wake.clear()
+                waiter = asyncio.ensure_future(self._wake.wait())
+                stopper = asyncio.ensure_future(stop.wait())
+                await asyncio.wait({waiter, stopper}, timeout=self.idle_poll,
+                                   return_when=asyncio.FIRST_COMPLETED)
+                waiter.cancel()
+                stopper.cancel()
+
+    async def run_once(self) -> int:
+        """Claim one batch and send it; returns how many rows were attempted."""
+        rows = await claim(self.sessions, self.sender.channel, now=self.clock(),
+                           limit=self.batch)
+        if not rows:
+            return 0
+        by_chat: OrderedDict[str, list[OutboxMessage]] = OrderedDict()
+        for row in rows:
+            by_chat.setdefault(row.chat_id, []).append(row)
+        await asyncio.gather(*(self._send_chat(chat, chat_rows)
+                               for chat, chat_rows in by_chat.items()))
+        return len(rows)
+
+    async def drain(self, *, max_cycles: int = 10_000) -> None:
+        """Send until nothing is due (tests and one-shot commands)."""
+        for _ in range(max_cycles):
+            if await self.run_once() == 0:
+                return
+
+    async def _send_chat(self, chat_id: str, rows: list[OutboxMessage]) -> None:
+        for i, row in enumerate(rows):
+            last = self._last_sent.get(chat_id)
+            if last is not None:
+                wait = self.per_chat_interval - (time.monotonic() - last)
+                if wait > 0:
+                    await asyncio.sleep(wait)
+            await self.bucket.take()
+            try:
+                result = await self.sender.send(chat_id, OutMessage.from_payload(row.payload))
+            except Exception as exc:  # a sender bug or network error: retry later
+                log.warning("send to outbox row %s raised %s", row.id, type(exc).__name__)
+                result = SendResult(ok=False, error=f"{type(exc).__name__}: {exc}")
+            self._last_sent[chat_id] = time.monotonic()
+            await complete(self.sessions, row, result, now=self.clock())
+            if not result.ok:
+                # Keep the chat's order: what follows waits until this one is through.
+                await self._release(rows[i + 1:], result)
+                return
+
+    async def _release(self, rows: list[OutboxMessage], result: SendResult) -> None:
+        if not rows:
+            return
+        ids = [r.id for r in rows]
+        if result.unreachable:
+            values: dict[str, object] = {"status": "unreachable", "last_error": result.error}
+        else:
+            delay = result.retry_after if result.retry_after is not None else 1.0
+            values = {"status": "pending",
+                      "next_attempt_at": self.clock() + timedelta(seconds=delay)}
+        async with self.sessions() as session, session.begin():
+            await session.execute(update(OutboxMessage).where(OutboxMessage.id.in_(ids))
+                                  .values(**values))
+            # Attempts were counted at claim time; these were not attempted.
+            await session.execute(update(OutboxMessage).where(OutboxMessage.id.in_(ids))
+                                  .values(attempts=OutboxMessage.attempts - 1))
