@@ -63,13 +63,14 @@ async def claim(
         )
         earlier = aliased(OutboxMessage)
         # A chat's messages go in order: nothing is claimed while an earlier message of
-        # the same chat is still waiting (e.g. for a retry-after) or in flight.
+        # the same chat is in flight or waiting for a retry-after.
         blocked = (
             select(earlier.id)
             .where(earlier.channel == OutboxMessage.channel,
                    earlier.chat_id == OutboxMessage.chat_id,
                    earlier.id < OutboxMessage.id,
-                   earlier.status.in_(("pending", "sending")))
+                   (earlier.status == "sending")
+                   | ((earlier.status == "pending") & (earlier.next_attempt_at > now)))
             .exists()
         )
         stmt = (
