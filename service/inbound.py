@@ -15,6 +15,7 @@ import weakref
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from typing import Any
 
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
@@ -78,6 +79,48 @@ class Runtime:
             self._chat_locks[key] = lock
         return lock
 
+    async def record_pending(
+        self, *, channel: str, platform_id: str, chat_key: str, payload: dict[str, Any]
+    ) -> int | None:
+        """Store a platform payload durably before the webhook answers 200.
+
+        Returns the new row's id, or None when this platform id was seen before (the
+        platform retried): either way the webhook may answer 200.
+        """
+        now = self.clock()
+        async with self.sessions() as session:
+            try:
+                async with session.begin():
+                    row = InboundMessage(channel=channel, platform_id=platform_id,
+                                         chat_key=chat_key, payload=payload,
+                                         status="pending", received_at=now)
+                    session.add(row)
+                    await session.flush()
+                    return row.id
+            except IntegrityError:
+                if await _seen(session, channel, platform_id):
+                    return None
+                raise
+
+    async def pending(self, channel: str, *, limit: int = 100) -> list[InboundMessage]:
+        """Recorded payloads not handled yet, oldest first (also after a restart)."""
+        async with self.sessions() as session:
+            rows = await session.scalars(
+                select(InboundMessage)
+                .where(InboundMessage.channel == channel, InboundMessage.status == "pending")
+                .order_by(InboundMessage.id).limit(limit)
+            )
+            return list(rows.all())
+
+    async def mark_failed(self, inbound_id: int, error: str) -> None:
+        """A payload that could not be handled: kept for a person to look at, not retried."""
+        async with self.sessions() as session, session.begin():
+            row = await session.get(InboundMessage, inbound_id)
+            if row is not None and row.status == "pending":
+                row.status = "failed"
+                row.error = error[:2000]
+                row.handled_at = self.clock()
+
     async def handle(
         self,
         *,
@@ -87,12 +130,15 @@ class Runtime:
         event: InboundEvent,
         display_name: str | None = None,
         blob: StoredBlob | None = None,
+        pending_id: int | None = None,
     ) -> Outcome:
+        """Run one event. With `pending_id`, the payload was recorded by `record_pending`
+        and this marks it handled in the same transaction (handled at most once)."""
         async with self.chat_lock(f"{channel}:{external_id}"):
             for _ in range(3):
                 try:
                     return await self._handle(channel, external_id, platform_id, event,
-                                              display_name, blob)
+                                              display_name, blob, pending_id)
                 except RegistrationNumberTaken:
                     log.warning("registration number collision; running the event again")
             raise RuntimeError("three registration number collisions in a row")
@@ -105,17 +151,26 @@ class Runtime:
         event: InboundEvent,
         display_name: str | None,
         blob: StoredBlob | None,
+        pending_id: int | None,
     ) -> Outcome:
         now = self.clock()
         async with self.sessions() as session:
             try:
                 async with session.begin():
-                    session.add(InboundMessage(
-                        channel=channel, platform_id=platform_id,
-                        chat_key=f"{channel}:{external_id}", status="done",
-                        received_at=now, handled_at=now,
-                    ))
-                    await session.flush()
+                    if pending_id is not None:
+                        recorded = await session.scalar(
+                            select(InboundMessage).where(InboundMessage.id == pending_id)
+                            .with_for_update())
+                        if recorded is None or recorded.status != "pending":
+                            return Outcome(duplicate=True)
+                        recorded.status, recorded.handled_at = "done", now
+                    else:
+                        session.add(InboundMessage(
+                            channel=channel, platform_id=platform_id,
+                            chat_key=f"{channel}:{external_id}", status="done",
+                            received_at=now, handled_at=now,
+                        ))
+                        await session.flush()
                     return await self._run(session, channel, external_id, event,
                                            display_name, blob, now)
             except IntegrityError:
