@@ -14,6 +14,7 @@ NAME = "Siti Aminah"
 NIK = "3201015701900001"
 PHONE = "0812 3456 7890"
 PLACE = "RSUD Bayu Asih, Jl. Veteran No. 1"
+DATA_LINES = [NAME, NIK, PHONE, PLACE]
 
 
 def apply_script(entry: CatalogEntry, samples: dict[str, Path]) -> list[str]:
