@@ -4,5 +4,5 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 [ -x .venv/bin/python ] || python3 -m venv .venv
-.venv/bin/pip install -q -e .
+.venv/bin/pip install -qq -e .
 exec .venv/bin/izin "${@:-chat}"
