@@ -12,7 +12,15 @@ import unicodedata
 
 from conversations import flows  # noqa: F401  (registers every step)
 from conversations.flows.common import go_menu, start_deep_link
-from conversations.turn import REPROMPT, STAY, STEPS, UNHANDLED, Turn, goto_step
+from conversations.turn import (
+    GLOBAL_CHOICES,
+    REPROMPT,
+    STAY,
+    STEPS,
+    UNHANDLED,
+    Turn,
+    goto_step,
+)
 from conversations.types import Context, InboundEvent, State, StepResult
 
 GLOBAL_WORDS = {
@@ -21,6 +29,7 @@ GLOBAL_WORDS = {
     "cancel": "cancel", "batal": "cancel", "stop": "cancel",
     "menu": "menu",
     "status": "status",
+    "pengaduan": "complaint", "complaint": "complaint",
 }
 
 
@@ -43,6 +52,19 @@ def _command(text: str) -> tuple[str | None, str]:
         word = head.split("@", 1)[0].lower()  # "/start@IzinBot" in group chats
         return COMMAND_ALIASES.get(word, word), arg.strip()
     return GLOBAL_WORDS.get(_normalise(raw)), ""
+
+
+def _exact_offered(state: State, text: str) -> str | None:
+    norm = _normalise(text)
+    for cid, label in state.offered:
+        if _normalise(label) == norm or _normalise(_strip_symbols(label)) == norm:
+            return cid
+    return None
+
+
+def _strip_symbols(label: str) -> str:
+    """'📝 Ajukan permohonan' -> 'Ajukan permohonan' (emoji and arrows lead some labels)."""
+    return re.sub(r"^\W+", "", label)
 
 
 def _match_offered(state: State, text: str) -> str | None:
@@ -77,13 +99,21 @@ def step(state: State, event: InboundEvent, ctx: Context) -> StepResult:
         return StepResult(turn.state, tuple(turn.messages), tuple(turn.effects))
 
     if event.kind == "text":
+        # What is on screen wins: an exact label beats a global word of the same name.
+        exact = _exact_offered(st, event.text)
         cmd, arg = _command(event.text)
-        if cmd is not None and _global(turn, cmd, arg):
+        if exact is None and cmd is not None and _global(turn, cmd, arg):
             return StepResult(turn.state, tuple(turn.messages), tuple(turn.effects))
-        matched = _match_offered(st, event.text)
+        matched = exact or _match_offered(st, event.text)
         if matched is not None:
             event = InboundEvent.choose(matched)
-    elif event.kind == "choice" and event.choice_id == "nav:menu":
+    elif event.kind == "choice" and (event.choice_id or "").startswith("!"):
+        name, _, arg = (event.choice_id or "")[1:].partition(":")
+        handler = GLOBAL_CHOICES.get(name)
+        if handler is not None and st.lang is not None:
+            handler(turn, arg)
+            return StepResult(turn.state, tuple(turn.messages), tuple(turn.effects))
+    if event.kind == "choice" and event.choice_id == "nav:menu":
         _global(turn, "menu", "")
         return StepResult(turn.state, tuple(turn.messages), tuple(turn.effects))
     elif event.kind == "choice" and event.choice_id == "nav:back":
@@ -147,6 +177,11 @@ def _global(turn: Turn, cmd: str, arg: str) -> bool:
         return True
     if cmd == "menu":
         go_menu(turn)
+        return True
+    if cmd == "complaint":
+        from conversations.flows.complaint import begin
+
+        begin(turn)
         return True
     if cmd == "status":
         goto_step(turn, "status.list", history=["menu.main"])

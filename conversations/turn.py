@@ -73,6 +73,21 @@ class StepDef:
 
 STEPS: dict[str, StepDef] = {}
 
+# Choices that work from any step: id "!name:arg" (buttons on notifications, which the
+# applicant may press long after, wherever the dialogue has moved on to).
+GlobalChoice = Callable[[Turn, str], None]
+GLOBAL_CHOICES: dict[str, GlobalChoice] = {}
+
+
+def global_choice(name: str) -> Callable[[GlobalChoice], GlobalChoice]:
+    def register(fn: GlobalChoice) -> GlobalChoice:
+        if name in GLOBAL_CHOICES:
+            raise ValueError(f"global choice {name!r} registered twice")
+        GLOBAL_CHOICES[name] = fn
+        return fn
+
+    return register
+
 
 MAX_HISTORY = 30
 

@@ -116,7 +116,38 @@ class ResubmitDocuments:
     scans: dict[str, str]
 
 
-Effect = SetLanguage | SubmitApplication | ResubmitDocuments
+@dataclass(frozen=True)
+class FileComplaint:
+    ticket_no: str
+    region: str
+    profession: str | None
+    reg_no: str | None
+    about: str  # application | service | none
+    category: str
+    text: str
+    attachments: tuple[str, ...]
+    anonymous: bool
+    name: str | None
+    kind: str  # complaint | suggestion
+    suggestion_reason: str | None
+    lang: str
+    due_on: date
+
+
+@dataclass(frozen=True)
+class ComplaintReply:
+    ticket_no: str
+    text: str
+
+
+@dataclass(frozen=True)
+class ComplaintSettled:
+    ticket_no: str
+    settled: bool
+
+
+Effect = (SetLanguage | SubmitApplication | ResubmitDocuments | FileComplaint | ComplaintReply
+          | ComplaintSettled)
 
 
 # ---- context: everything the engine knows about the world, passed in ----

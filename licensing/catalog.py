@@ -127,6 +127,9 @@ class Complaints(_Model):
     suggestion_after_days: int | None = Field(default=None, ge=1)  # calendar days
     answer_within: Duration | None = None
     grades: tuple[str, ...] = ()  # e.g. ("ringan", "sedang", "berat")
+    # Published rule (000/003, 5b): no identity, or no object -> recorded as a suggestion.
+    anonymous_is_suggestion: bool = False
+    no_object_is_suggestion: bool = False
     handling_steps: tuple[str, ...] = ()
     text: str | None = None  # the published handling text, abridged only of layout
 
@@ -292,6 +295,17 @@ class Catalog:
         return sorted(
             (e.profession for e in self if e.region.slug == region), key=lambda p: p.name
         )
+
+    def entry_for_region(self, region: str, profession: str | None = None) -> CatalogEntry:
+        """The standard for a service, or the region's first one for region-wide rules."""
+        if profession:
+            found = self.find(region, profession)
+            if found is not None:
+                return found
+        for e in self:
+            if e.region.slug == region:
+                return e
+        raise KeyError(region)
 
     def region(self, slug: str) -> Region:
         for r in self.regions():

@@ -9,9 +9,18 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import selectinload
 
-from conversations.types import Effect, ResubmitDocuments, SetLanguage, SubmitApplication
+from conversations.types import (
+    ComplaintReply,
+    ComplaintSettled,
+    Effect,
+    FileComplaint,
+    ResubmitDocuments,
+    SetLanguage,
+    SubmitApplication,
+)
 from licensing.calendar import WorkingCalendar
 from licensing.catalog import Catalog
+from service import complaints
 from storage.models import Applicant, Application, ApplicationDocument, ApplicationEvent
 
 
@@ -35,6 +44,14 @@ async def apply_effects(
             await _submit(session, applicant, effect, catalog=catalog, now=now)
         elif isinstance(effect, ResubmitDocuments):
             await _resubmit(session, applicant, effect, now=now)
+        elif isinstance(effect, FileComplaint):
+            await complaints.file_complaint(session, applicant, effect, now=now)
+        elif isinstance(effect, ComplaintReply):
+            await complaints.reply(session, applicant, effect, now=now)
+        elif isinstance(effect, ComplaintSettled):
+            await complaints.settle(session, applicant, effect, now=now)
+        else:  # a new effect nobody carries out would silently lose what the person did
+            raise TypeError(f"unhandled effect {type(effect).__name__}")
 
 
 async def _submit(

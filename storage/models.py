@@ -227,3 +227,53 @@ class ApplicationEvent(Base):
     from_step: Mapped[str | None] = mapped_column(String(24))
     to_step: Mapped[str | None] = mapped_column(String(24))
     note: Mapped[str | None] = mapped_column(Text)
+
+
+class Complaint(Base):
+    """A complaint or suggestion filed from a chat; its thread is ComplaintMessage."""
+
+    __tablename__ = "complaints"
+    __table_args__ = (Index("ix_complaints_region_status", "region", "status"),)
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    ticket_no: Mapped[str] = mapped_column(String(32), unique=True)
+    applicant_id: Mapped[int] = mapped_column(ForeignKey("applicants.id"))
+    region: Mapped[str] = mapped_column(String(40))
+    profession: Mapped[str | None] = mapped_column(String(40))
+    reg_no: Mapped[str | None] = mapped_column(String(32))
+    about: Mapped[str] = mapped_column(String(12))  # application | service | none
+    category: Mapped[str] = mapped_column(String(24))
+    kind: Mapped[str] = mapped_column(String(12))  # complaint | suggestion
+    suggestion_reason: Mapped[str | None] = mapped_column(String(12))
+    anonymous: Mapped[bool] = mapped_column(Boolean)
+    complainant_name: Mapped[str | None] = mapped_column(String(120))
+    lang: Mapped[str] = mapped_column(String(5))
+    proposed_grade: Mapped[str] = mapped_column(String(8))
+    grade: Mapped[str | None] = mapped_column(String(8))  # set when an officer confirms
+    level: Mapped[int] = mapped_column(Integer, default=0)  # escalation level index
+    # open | answered | closed
+    status: Mapped[str] = mapped_column(String(10), default="open")
+    settled: Mapped[bool | None] = mapped_column(Boolean)
+    resolution_path: Mapped[str | None] = mapped_column(String(24))
+    filed_at: Mapped[datetime]
+    due_on: Mapped[date] = mapped_column(Date)
+    level_due_on: Mapped[date | None] = mapped_column(Date)
+    closed_at: Mapped[datetime | None]
+
+
+class ComplaintMessage(Base):
+    """The ticket's thread: the complaint, officers' answers, replies; and its audit."""
+
+    __tablename__ = "complaint_messages"
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    complaint_id: Mapped[int] = mapped_column(
+        ForeignKey("complaints.id", ondelete="CASCADE"), index=True
+    )
+    at: Mapped[datetime]
+    # complainant | officer | system (grade changes, escalations: recorded, not sent)
+    author_kind: Mapped[str] = mapped_column(String(12))
+    author: Mapped[str | None] = mapped_column(String(120))  # staff username; never a name
+    action: Mapped[str] = mapped_column(String(24))  # filed, reply, answer, grade, escalate...
+    text: Mapped[str | None] = mapped_column(Text)
+    attachments: Mapped[dict[str, Any] | None] = mapped_column(JSON)

@@ -17,8 +17,11 @@ from conversations.i18n import message_keys
 from conversations.turn import STEPS
 from conversations.types import (
     ApplicationView,
+    ComplaintReply,
+    ComplaintSettled,
     Context,
     DocumentView,
+    FileComplaint,
     InboundEvent,
     OutMessage,
     ResubmitDocuments,
@@ -88,6 +91,9 @@ DATA = [NIK_LINE := "Siti Aminah", NIK, "0812 3456 7890", "RSUD Bayu Asih"]
 PWK_UPLOADS = 6
 APPLY_LLG = [*ID, "Ajukan", "Lubuklinggau", "Okupasi", "Mulai", *DATA]
 
+COMPLAIN_APP = [*ID, "Pengaduan", "Permohonan PKU-2611-XYZ789"]
+STORY = "Sudah lewat dua hari kerja, belum ada kabar tentang berkas saya."
+
 STEP_PATHS: dict[str, tuple[list[str | InboundEvent], tuple[ApplicationView, ...]]] = {
     "start.language": (["halo"], ()),
     "menu.main": (ID, ()),
@@ -108,6 +114,19 @@ STEP_PATHS: dict[str, tuple[list[str | InboundEvent], tuple[ApplicationView, ...
     "apply.edit_field": ([*APPLY_PWK, *DATA, *[PDF] * PWK_UPLOADS, "Ubah data"], ()),
     "status.list": ([*ID, "Status"], (RUNNING_APP,)),
     "fix.scans": ([*ID, "Status", "Perbaiki berkas"], (REJECTED_APP,)),
+    "complaint.about": ([*ID, "Pengaduan"], (RUNNING_APP,)),
+    "complaint.region": ([*ID, "Pengaduan", "Pelayanan perizinan"], ()),
+    "complaint.profession": ([*ID, "Pengaduan", "Pelayanan perizinan", "Metro"], ()),
+    "complaint.category": (COMPLAIN_APP, (RUNNING_APP,)),
+    "complaint.text": ([*COMPLAIN_APP, "Jangka waktu"], (RUNNING_APP,)),
+    "complaint.attachments": ([*COMPLAIN_APP, "Jangka waktu", STORY], (RUNNING_APP,)),
+    "complaint.identity": ([*COMPLAIN_APP, "Jangka waktu", STORY, "Tidak ada lagi"],
+                           (RUNNING_APP,)),
+    "complaint.name": ([*COMPLAIN_APP, "Jangka waktu", STORY, "Tidak ada lagi",
+                        "Sertakan identitas saya"], (RUNNING_APP,)),
+    "complaint.confirm": ([*COMPLAIN_APP, "Jangka waktu", STORY, "Tidak ada lagi", "anonim"],
+                          (RUNNING_APP,)),
+    "complaint.reply": ([*ID, InboundEvent.choose("!kr:ADU-PKU-2611-AAAAAA")], ()),
 }
 
 
@@ -348,3 +367,35 @@ def test_outgoing_messages_round_trip_through_the_outbox_payload() -> None:
             assert OutMessage.from_payload(json.loads(json.dumps(m.to_payload()))) == m
             for c in m.choices:
                 assert len(c.id.encode()) <= 64
+
+
+def test_complaint_about_an_application_gets_a_ticket_at_once() -> None:
+    st, results = run([*COMPLAIN_APP, "Jangka waktu", STORY, PDF, "Tidak ada lagi",
+                       "Sertakan identitas saya", "Siti Aminah", "Kirim"], apps=(RUNNING_APP,))
+    filed = results[-1].effects[0]
+    assert isinstance(filed, FileComplaint)
+    assert filed.ticket_no == "ADU-PKU-2611-K7Q2ZP" and filed.reg_no == "PKU-2611-XYZ789"
+    assert filed.category == "time" and filed.kind == "complaint" and not filed.anonymous
+    assert filed.attachments == ("a" * 64,) and filed.name == "Siti Aminah"
+    assert "Nomor tiket: ADU-PKU-2611-K7Q2ZP" in texts(results[-1:])
+    assert filed.due_on == date(2026, 12, 11)  # 14 working days from Mon 23 Nov 2026
+    assert st.step == "menu.main" and "complaint" not in st.data
+
+
+def test_anonymous_complaint_in_purwakarta_is_recorded_as_a_suggestion() -> None:
+    _, results = run([*ID, "/pengaduan", "Pelayanan perizinan", "Purwakarta", "Perekam",
+                      "Perilaku petugas", STORY, "Tidak ada lagi", "anonim", "Kirim"])
+    filed = results[-1].effects[0]
+    assert isinstance(filed, FileComplaint)
+    assert (filed.kind, filed.suggestion_reason) == ("suggestion", "anonymous")
+    assert "Saran/masukan Anda telah diterima" in texts(results[-1:])
+
+
+def test_a_reply_button_works_from_any_step() -> None:
+    st, _ = run([*APPLY_PWK, "Siti Aminah"])  # in the middle of an application
+    st, results = run([InboundEvent.choose("!kr:ADU-PWK-2611-AAAAAA"), "Sudah saya cek."],
+                      state=st)
+    assert results[-1].effects == (ComplaintReply("ADU-PWK-2611-AAAAAA", "Sudah saya cek."),)
+    assert st.data["draft"]["full_name"] == "Siti Aminah"  # the draft is untouched
+    st, results = run([InboundEvent.choose("!ks:ADU-PWK-2611-AAAAAA:yes")], state=st)
+    assert results[-1].effects == (ComplaintSettled("ADU-PWK-2611-AAAAAA", True),)

@@ -39,6 +39,7 @@ class MainMenu:
             turn.choice("m:info", "menu.info"),
             turn.choice("m:apply", "menu.apply"),
             turn.choice("m:status", "menu.status"),
+            turn.choice("m:complaint", "menu.complaint"),
             turn.choice("m:lang", "menu.language"),
             turn.choice("m:help", "menu.help"),
         ]
@@ -52,6 +53,11 @@ class MainMenu:
             "m:status": "status.list",
             "m:lang": "start.language",
         }
+        if event.kind == "choice" and event.choice_id == "m:complaint":
+            from conversations.flows.complaint import begin
+
+            begin(turn)
+            return "__stay__"
         if event.kind == "choice" and event.choice_id == "m:help":
             turn.say("help.menu")
             return "__reprompt__"
