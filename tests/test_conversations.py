@@ -399,3 +399,10 @@ def test_a_reply_button_works_from_any_step() -> None:
     assert st.data["draft"]["full_name"] == "Siti Aminah"  # the draft is untouched
     st, results = run([InboundEvent.choose("!ks:ADU-PWK-2611-AAAAAA:yes")], state=st)
     assert results[-1].effects == (ComplaintSettled("ADU-PWK-2611-AAAAAA", True),)
+
+
+def test_the_engine_never_mutates_the_state_it_was_given() -> None:
+    st, _ = run([*APPLY_PWK, *DATA])
+    snapshot = json.dumps(st.to_dict(), sort_keys=True)
+    step(st, PDF, ctx())
+    assert json.dumps(st.to_dict(), sort_keys=True) == snapshot
