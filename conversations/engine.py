@@ -7,7 +7,6 @@ applications all arrive in the `Context`. Global words (help, back, cancel, menu
 
 from __future__ import annotations
 
-import copy
 import re
 import unicodedata
 
@@ -87,7 +86,8 @@ def _match_offered(state: State, text: str) -> str | None:
 
 def step(state: State, event: InboundEvent, ctx: Context) -> StepResult:
     """Run one inbound event through the dialogue."""
-    turn = Turn(State.from_dict(copy.deepcopy(state.to_dict())), ctx)  # caller's stays as it was
+    # to_dict (dataclasses.asdict) copies deeply: the caller's state is never mutated.
+    turn = Turn(State.from_dict(state.to_dict()), ctx)
     st = turn.state
     if st.step not in STEPS:  # a step removed by an upgrade: start over at the menu
         st.step, st.history = ("menu.main" if st.lang else "start.language"), []
