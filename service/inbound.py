@@ -18,6 +18,8 @@ from datetime import UTC, datetime
 from typing import Any
 
 from sqlalchemy import select
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from sqlalchemy.orm import selectinload
@@ -255,11 +257,15 @@ async def _locked_conversation(
 
 
 async def _record_blob(session: AsyncSession, blob: StoredBlob, now: datetime) -> None:
-    if await session.get(Blob, blob.sha256) is None:
-        session.add(Blob(sha256=blob.sha256, size=blob.size, kind=blob.kind,
-                         media_type=blob.media_type, pages=blob.pages, width=blob.width,
-                         height=blob.height, created_at=now))
-        await session.flush()
+    """Record a stored file once. Two chats may upload the same bytes at the same moment
+    (the store is content-addressed), so the insert must tolerate the other's row:
+    a check-then-insert raced on PostgreSQL (found by bench/journeys.py)."""
+    values = dict(sha256=blob.sha256, size=blob.size, kind=blob.kind,
+                  media_type=blob.media_type, pages=blob.pages, width=blob.width,
+                  height=blob.height, created_at=now)
+    insert = pg_insert if session.bind.dialect.name == "postgresql" else sqlite_insert
+    await session.execute(insert(Blob).values(**values).on_conflict_do_nothing(
+        index_elements=["sha256"]))
 
 
 async def application_views(

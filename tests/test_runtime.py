@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import asyncio
+from pathlib import Path
+
 from sqlalchemy import func, select
 
 from bot.composition import App
 from conversations.types import InboundEvent
-from storage.models import Applicant, Conversation, InboundMessage, OutboxMessage
+from storage.models import Applicant, Blob, Conversation, InboundMessage, OutboxMessage
 
 
 async def _count(app: App, model: type) -> int:
@@ -55,3 +58,20 @@ async def test_failed_payload_is_kept_and_not_pending(app: App) -> None:
     async with app.sessions() as s:
         row = await s.get(InboundMessage, rid)
         assert row is not None and row.status == "failed" and row.error == "boom"
+
+
+async def test_the_same_scan_from_many_chats_at_once_is_recorded_once(
+    app: App, samples: dict[str, Path]
+) -> None:
+    # The file store is content-addressed: ten applicants sending the same bytes at the
+    # same moment all get their upload, and the blob is one row.
+    blob = await app.files.ingest_path(samples["pdf"])
+    event = InboundEvent.upload(blob.sha256, blob.kind, blob.size)
+    outcomes = await asyncio.gather(*(
+        app.runtime.handle(channel="console", external_id=f"u{n}", platform_id=f"p{n}",
+                           event=event, blob=blob)
+        for n in range(10)))
+    assert [o.duplicate for o in outcomes] == [False] * 10
+    async with app.sessions() as session:
+        assert await session.scalar(select(func.count()).select_from(Blob)) == 1
+        assert await session.scalar(select(func.count()).select_from(InboundMessage)) == 10

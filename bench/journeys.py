@@ -1,0 +1,158 @@
+"""Concurrent applicant journeys through the runtime: events/s and per-event latency.
+
+    .venv/bin/python bench/journeys.py [--applicants 50] [--db sqlite|URL]
+
+N applicants run the complete apply journey of a seed standard (from the first "halo"
+to a submitted application with every scan uploaded) at the same time, in the shape of
+production: one inbound event = the scan streamed into the file store if there is one,
+then one database transaction in `Runtime.handle` (engine step, effects, state, outbox
+rows). Latency per event is from the event's arrival to its commit. A
+`notifications.runner.Dispatcher` runs alongside, as in `izin serve`, delivering the
+outbox to a sink that discards, so its claims and completions compete for the database
+as they would; the run ends when every reply has been delivered. The scans are real
+files (PDF, JPEG, PNG) made once and shared.
+
+`--db sqlite` (default) uses a fresh SQLite file; any other value is a database URL,
+for example postgresql+asyncpg://postgres@127.0.0.1:5432/test (its public schema is
+dropped and recreated). Goal (issue 2): >= 300 events/s and p99 < 50 ms at 50
+applicants on SQLite.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import platform
+import statistics
+import sys
+import tempfile
+import time
+import uuid
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(REPO))  # runnable as a plain script from anywhere
+
+from sqlalchemy import text  # noqa: E402
+
+from bot.channels.console.chat import ConsoleSender  # noqa: E402
+from bot.composition import build  # noqa: E402
+from bot.settings import Settings  # noqa: E402
+from conversations.types import InboundEvent  # noqa: E402
+from notifications.runner import Dispatcher  # noqa: E402
+from storage.db import create_engine  # noqa: E402
+from storage.migrate import upgrade_async  # noqa: E402
+from tests.journeys import apply_script  # noqa: E402
+from tests.samples import make_jpeg, make_pdf, make_png  # noqa: E402
+
+
+async def _fresh_postgres(url: str) -> None:
+    engine = create_engine(url)
+    async with engine.begin() as conn:
+        await conn.execute(text("DROP SCHEMA public CASCADE"))
+        await conn.execute(text("CREATE SCHEMA public"))
+    await engine.dispose()
+    await upgrade_async(url)
+
+
+def _percentile(values: list[float], q: float) -> float:
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, round(q * (len(ordered) - 1)))]
+
+
+async def run(applicants: int, db: str, standard: tuple[str, str]) -> dict[str, float]:
+    with tempfile.TemporaryDirectory() as tmp:
+        root = Path(tmp)
+        if db == "sqlite":
+            url = f"sqlite+aiosqlite:///{root / 'bench.db'}"
+            await upgrade_async(url)
+        else:
+            url = db
+            await _fresh_postgres(url)
+        samples_dir = root / "samples"
+        samples_dir.mkdir()
+        samples = {
+            "pdf": make_pdf(samples_dir / "scan.pdf"),
+            "pdf2": make_pdf(samples_dir / "scan2.pdf", text="second"),
+            "jpeg": make_jpeg(samples_dir / "photo.jpg"),
+            "png": make_png(samples_dir / "photo.png"),
+        }
+        settings = Settings(data_dir=root / "data", database_url=url,  # type: ignore[call-arg]
+                            _env_file=None)
+        app = await build(settings, migrate=False)
+        entry = app.catalog.get(*standard)
+        script = apply_script(entry, samples)
+        latencies: list[float] = []
+
+        async def applicant(n: int) -> None:
+            for line in script:
+                started = time.perf_counter()
+                blob = None
+                if line.startswith("/upload "):
+                    blob = await app.files.ingest_path(Path(line.split(" ", 1)[1]))
+                    event = InboundEvent.upload(blob.sha256, blob.kind, blob.size)
+                else:
+                    event = InboundEvent.message(line)
+                await app.runtime.handle(channel="console", external_id=f"bench-{n}",
+                                         platform_id=uuid.uuid4().hex, event=event, blob=blob)
+                latencies.append(time.perf_counter() - started)
+                dispatcher.wake()
+
+        dispatcher = Dispatcher(app.sessions, ConsoleSender(lambda _text: None),
+                                rate_per_second=100_000, per_chat_interval=0, idle_poll=0.05)
+        stop = asyncio.Event()
+        try:
+            delivering = asyncio.create_task(dispatcher.run(stop))
+            started = time.perf_counter()
+            await asyncio.gather(*(applicant(n) for n in range(applicants)))
+            elapsed = time.perf_counter() - started
+            undelivered = -1
+            for _ in range(1200):  # until the dispatcher has sent every reply (<= 60 s)
+                async with app.engine.connect() as conn:
+                    undelivered = (await conn.execute(text(
+                        "SELECT count(*) FROM outbox WHERE status <> 'sent'"))).scalar_one()
+                if not undelivered:
+                    break
+                await asyncio.sleep(0.05)
+            drained = time.perf_counter() - started
+            stop.set()
+            dispatcher.wake()
+            await delivering
+            async with app.engine.connect() as conn:
+                submitted = (await conn.execute(text("SELECT count(*) FROM applications"))
+                             ).scalar_one()
+        finally:
+            await app.close()
+    if undelivered:
+        raise SystemExit(f"{undelivered} outbox rows were not delivered")
+    if submitted != applicants:
+        raise SystemExit(f"only {submitted} of {applicants} applications were submitted")
+    return {
+        "events": len(latencies),
+        "seconds": elapsed,
+        "events_per_s": len(latencies) / elapsed,
+        "p50_ms": statistics.median(latencies) * 1000,
+        "p99_ms": _percentile(latencies, 0.99) * 1000,
+        "max_ms": max(latencies) * 1000,
+        "drained_s": drained,
+    }
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--applicants", type=int, nargs="+", default=[1, 10, 50])
+    parser.add_argument("--db", default="sqlite")
+    parser.add_argument("--standard", default="pekanbaru/okupasi-terapis")
+    args = parser.parse_args()
+    region, profession = args.standard.split("/")
+    print(f"# {platform.python_version()} on {platform.machine()}, db={args.db.split('@')[-1]},"
+          f" standard={args.standard}")
+    print("applicants  events  events/s  p50 ms  p99 ms  max ms  all replies sent after s")
+    for n in args.applicants:
+        r = asyncio.run(run(n, args.db, (region, profession)))
+        print(f"{n:>10}  {r['events']:>6.0f}  {r['events_per_s']:>8.1f}  {r['p50_ms']:>6.1f}"
+              f"  {r['p99_ms']:>6.1f}  {r['max_ms']:>6.1f}  {r['drained_s']:>8.1f}")
+
+
+if __name__ == "__main__":
+    main()
