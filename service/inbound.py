@@ -263,7 +263,8 @@ async def _record_blob(session: AsyncSession, blob: StoredBlob, now: datetime) -
     values = dict(sha256=blob.sha256, size=blob.size, kind=blob.kind,
                   media_type=blob.media_type, pages=blob.pages, width=blob.width,
                   height=blob.height, created_at=now)
-    insert = pg_insert if session.bind.dialect.name == "postgresql" else sqlite_insert
+    dialect = session.get_bind().dialect.name
+    insert = pg_insert if dialect == "postgresql" else sqlite_insert
     await session.execute(insert(Blob).values(**values).on_conflict_do_nothing(
         index_elements=["sha256"]))
 
