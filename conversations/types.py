@@ -106,6 +106,7 @@ class SubmitApplication:
     lang: str
     scans: dict[str, str]  # requirement code -> blob sha256
     conditions: dict[str, bool]
+    str_number: str | None = None  # drafts saved before the STR question have none
 
 
 @dataclass(frozen=True)

@@ -70,7 +70,7 @@ async def _submit(
     app = Application(
         reg_no=e.reg_no, applicant_id=applicant.id, region=e.region,
         profession=e.profession, full_name=e.full_name, nik=e.nik, phone=e.phone,
-        practice_place=e.practice_place, lang=e.lang, step_code=first.code,
+        practice_place=e.practice_place, str_number=e.str_number, lang=e.lang, step_code=first.code,
         step_since=now, status="open", submitted_at=now,
     )
     session.add(app)

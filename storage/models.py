@@ -174,6 +174,8 @@ class Application(Base):
     nik: Mapped[str] = mapped_column(String(16))
     phone: Mapped[str] = mapped_column(String(20))
     practice_place: Mapped[str] = mapped_column(String(300))
+    # The registration number of the applicant's STR (printed on the permit).
+    str_number: Mapped[str | None] = mapped_column(String(40))
     lang: Mapped[str] = mapped_column(String(5), default="id")
     # Where the file sits in the region's procedure (a step code from the catalog).
     step_code: Mapped[str] = mapped_column(String(24))
@@ -277,3 +279,56 @@ class ComplaintMessage(Base):
     action: Mapped[str] = mapped_column(String(24))  # filed, reply, answer, grade, escalate...
     text: Mapped[str | None] = mapped_column(Text)
     attachments: Mapped[dict[str, Any] | None] = mapped_column(JSON)
+
+
+class Permit(Base):
+    """The practice permit of one approved application.
+
+    `pending` rows are written in the approval's transaction and turned into a signed
+    PDF by `service.permits.produce_pending`, so an approval is never lost to a failed
+    render. The number's running part is unique per region and year.
+    """
+
+    __tablename__ = "permits"
+    __table_args__ = (UniqueConstraint("region", "year", "seq"),)
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    application_id: Mapped[int] = mapped_column(ForeignKey("applications.id"), unique=True)
+    region: Mapped[str] = mapped_column(String(40))
+    profession: Mapped[str] = mapped_column(String(40))
+    # pending | issued | revoked
+    status: Mapped[str] = mapped_column(String(10), default="pending")
+    year: Mapped[int | None]
+    seq: Mapped[int | None]
+    number: Mapped[str | None] = mapped_column(String(80), unique=True)
+    verify_code: Mapped[str] = mapped_column(String(40), unique=True)
+    holder_name: Mapped[str] = mapped_column(String(200))
+    issue_date: Mapped[date | None] = mapped_column(Date)
+    valid_until: Mapped[date | None] = mapped_column(Date)
+    # office (signed here with the office's certificate) | uploaded (signed elsewhere)
+    source: Mapped[str | None] = mapped_column(String(10))
+    test: Mapped[bool] = mapped_column(Boolean, default=False)
+    blob_sha256: Mapped[str | None] = mapped_column(ForeignKey("blobs.sha256"))
+    created_at: Mapped[datetime]
+    issued_at: Mapped[datetime | None]
+    delivered_at: Mapped[datetime | None]  # the signed PDF went into the chat
+    reminded_at: Mapped[datetime | None]
+    revoked_at: Mapped[datetime | None]
+    revoked_by: Mapped[str | None] = mapped_column(String(120))
+    revoke_reason: Mapped[str | None] = mapped_column(Text)
+    last_error: Mapped[str | None] = mapped_column(Text)
+
+
+class SurveyResponse(Base):
+    """One completed satisfaction survey (SKM), answers keyed by element, not position."""
+
+    __tablename__ = "survey_responses"
+    __table_args__ = (Index("ix_survey_region_at", "region", "submitted_at"),)
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    application_id: Mapped[int] = mapped_column(ForeignKey("applications.id"), unique=True)
+    region: Mapped[str] = mapped_column(String(40))
+    profession: Mapped[str] = mapped_column(String(40))
+    submitted_at: Mapped[datetime]
+    profile: Mapped[dict[str, Any]]  # question key -> option key (age, sex, ...)
+    answers: Mapped[dict[str, Any]]  # element key -> 1..4

@@ -14,13 +14,14 @@ NAME = "Siti Aminah"
 NIK = "3201015701900001"
 PHONE = "0812 3456 7890"
 PLACE = "RSUD Bayu Asih, Jl. Veteran No. 1"
-DATA_LINES = [NAME, NIK, PHONE, PLACE]
+STR_NUMBER = "3201 5 2 1 24-1234567"
+DATA_LINES = [NAME, NIK, PHONE, PLACE, STR_NUMBER]
 
 
 def apply_script(entry: CatalogEntry, samples: dict[str, Path]) -> list[str]:
     """Lines an applicant types from the first message to a submitted application."""
     lines = ["halo", "1", "Ajukan", entry.region.name, entry.profession.name, "Mulai",
-             NAME, NIK, PHONE, PLACE]
+             *DATA_LINES]
     lines += ["Tidak"] * len(conditions_of(entry))
     files = [samples["pdf"], samples["jpeg"], samples["png"], samples["pdf2"]]
     for i, req in enumerate(applicable_uploads(entry, {})):

@@ -87,7 +87,7 @@ def last_text(results: list[StepResult]) -> str:
 # --- a path to every step -----------------------------------------------------------
 ID = ["halo", "1"]
 APPLY_PWK = [*ID, "Ajukan", "Purwakarta", "Okupasi", "Mulai"]
-DATA = [NIK_LINE := "Siti Aminah", NIK, "0812 3456 7890", "RSUD Bayu Asih"]
+DATA = [NIK_LINE := "Siti Aminah", NIK, "0812 3456 7890", "RSUD Bayu Asih", "3201 5 2 1 24-1234567"]
 PWK_UPLOADS = 6
 APPLY_LLG = [*ID, "Ajukan", "Lubuklinggau", "Okupasi", "Mulai", *DATA]
 
@@ -107,6 +107,7 @@ STEP_PATHS: dict[str, tuple[list[str | InboundEvent], tuple[ApplicationView, ...
     "apply.nik": ([*APPLY_PWK, "Siti Aminah"], ()),
     "apply.phone": ([*APPLY_PWK, "Siti Aminah", NIK], ()),
     "apply.place": ([*APPLY_PWK, *DATA[:3]], ()),
+    "apply.str_number": ([*APPLY_PWK, *DATA[:4]], ()),
     "apply.conditions": (APPLY_LLG, ()),
     "apply.scans": ([*APPLY_PWK, *DATA], ()),
     "apply.pick_scan": ([*APPLY_PWK, *DATA, PDF, "Ganti berkas"], ()),
@@ -406,3 +407,16 @@ def test_the_engine_never_mutates_the_state_it_was_given() -> None:
     snapshot = json.dumps(st.to_dict(), sort_keys=True)
     step(st, PDF, ctx())
     assert json.dumps(st.to_dict(), sort_keys=True) == snapshot
+
+
+@pytest.mark.parametrize("text", ["12", "STR", "3201/??/2024", "1" * 41])
+def test_bad_str_numbers_are_refused_and_nothing_is_kept(text: str) -> None:
+    st, results = run([*APPLY_PWK, *DATA[:4], text])
+    assert "Nomor STR harus" in last_text(results)
+    assert st.step == "apply.str_number" and "str_number" not in st.data["draft"]
+
+
+def test_str_number_is_kept_in_capitals_and_shown_for_review() -> None:
+    st, _ = run([*APPLY_PWK, *DATA[:4], "kt 00 0000123"])
+    assert st.data["draft"]["str_number"] == "KT 00 0000123"
+    assert st.step != "apply.str_number"

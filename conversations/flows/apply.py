@@ -18,6 +18,7 @@ from licensing.phone import PhoneError, normalize_phone
 
 NAME_MIN, NAME_MAX = 3, 100
 PLACE_MIN, PLACE_MAX = 3, 200
+STR_MIN, STR_MAX = 6, 40
 
 
 def _draft(turn: Turn) -> dict[str, Any]:
@@ -96,7 +97,8 @@ class ApplyStart:
 def _resume_target(turn: Turn) -> str:
     d = _draft(turn)
     for key, name in (("full_name", "apply.full_name"), ("nik", "apply.nik"),
-                      ("phone", "apply.phone"), ("place", "apply.place")):
+                      ("phone", "apply.phone"), ("place", "apply.place"),
+                      ("str_number", "apply.str_number")):
         if not d.get(key):
             return name
     if "conditions" not in d and conditions_of(_entry(turn)):
@@ -217,6 +219,34 @@ class Place:
             turn.say("apply.bad_place", min=PLACE_MIN, max=PLACE_MAX)
             return STAY
         _draft(turn)["place"] = text
+        return _resume_target(turn)
+
+
+@step("apply.str_number")
+class StrNumber:
+    """The STR (registration certificate) number, printed on the permit.
+
+    STR numbers have changed format over the years (digits only, or with letters,
+    dots and slashes), so only the shape is checked: the office checks it against the
+    STR scan and the national registry.
+    """
+
+    @staticmethod
+    def prompt(turn: Turn) -> None:
+        turn.ask("apply.ask_str_number", nav(turn), current=_draft(turn).get("str_number"))
+
+    @staticmethod
+    def handle(turn: Turn, event: InboundEvent) -> str:
+        text = _text_answer(event)
+        if text is None:
+            return UNHANDLED
+        text = text.upper()
+        allowed = all(ch.isalnum() or ch in " ./-" for ch in text)
+        if not (STR_MIN <= len(text) <= STR_MAX) or not allowed or sum(
+                ch.isdigit() for ch in text) < 4:
+            turn.say("apply.bad_str_number", min=STR_MIN, max=STR_MAX)
+            return STAY
+        _draft(turn)["str_number"] = text
         return _resume_target(turn)
 
 
@@ -363,7 +393,8 @@ class PickScan:
 
 
 EDITABLE = {"e:full_name": "apply.full_name", "e:nik": "apply.nik",
-            "e:phone": "apply.phone", "e:place": "apply.place"}
+            "e:phone": "apply.phone", "e:place": "apply.place",
+            "e:str_number": "apply.str_number"}
 
 
 @step("apply.edit_field")
@@ -432,6 +463,7 @@ def _submit(turn: Turn) -> None:
         nik=d["nik"],
         phone=d["phone"],
         practice_place=d["place"],
+        str_number=d.get("str_number"),
         lang=turn.t.lang,
         scans=dict(d.get("scans", {})),
         conditions=dict(d.get("conditions", {})),
