@@ -9,6 +9,7 @@ import logging
 import sys
 from collections.abc import Sequence
 
+from bot.cli_permits import add_commands as add_permit_commands
 from bot.settings import Settings
 from licensing.catalog import STANDARDS_DIR, Catalog, CatalogError
 
@@ -114,6 +115,8 @@ def parser() -> argparse.ArgumentParser:
 
     db = sub.add_parser("db", help="database").add_subparsers(dest="db_command", required=True)
     db.add_parser("upgrade", help="apply migrations").set_defaults(func=cmd_db_upgrade)
+
+    add_permit_commands(sub)
     return p
 
 

@@ -9,10 +9,12 @@ from fastapi import FastAPI
 
 from bot.composition import App, build
 from bot.settings import Settings
+from bot.web.verify import router as verify_routes
 
 
 def create_http_app(settings: Settings | None = None, *, app: App | None = None) -> FastAPI:
-    state: dict[str, App] = {}
+    # A given app is usable at once (ASGI transports in tests do not run the lifespan).
+    state: dict[str, App] = {"app": app} if app is not None else {}
 
     @asynccontextmanager
     async def lifespan(_: FastAPI) -> AsyncIterator[None]:
@@ -29,5 +31,7 @@ def create_http_app(settings: Settings | None = None, *, app: App | None = None)
     async def healthz() -> dict[str, object]:
         current = state["app"]
         return {"ok": True, "standards": len(current.catalog)}
+
+    http.include_router(verify_routes(lambda: state["app"]))
 
     return http

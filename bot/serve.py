@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import asyncio
 import logging
 
 import uvicorn
 
 from bot.composition import build
 from bot.http import create_http_app
+from bot.jobs import run_forever as run_jobs
 from bot.settings import Settings
 
 log = logging.getLogger(__name__)
@@ -21,6 +23,12 @@ async def serve(settings: Settings) -> None:
                                 log_level=settings.log_level.lower())
         log.info("serving on http://%s:%s (database: %s)", settings.http_host,
                  settings.http_port, "sqlite" if "sqlite" in settings.db_url else "postgresql")
-        await uvicorn.Server(config).serve()
+        stop = asyncio.Event()
+        jobs = asyncio.create_task(run_jobs(app, stop))
+        try:
+            await uvicorn.Server(config).serve()
+        finally:
+            stop.set()
+            await jobs
     finally:
         await app.close()

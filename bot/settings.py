@@ -36,6 +36,12 @@ class Settings(BaseSettings):
     whatsapp_verify_token: SecretStr | None = None
     whatsapp_api_base: str = "https://graph.facebook.com/v21.0"
 
+    # The office's signing certificate (PKCS#12). Unset: a self-signed test certificate
+    # is made in data_dir on first use, and every permit it signs says TEST.
+    permit_p12: Path | None = None
+    permit_p12_password: SecretStr = SecretStr("izin-dev")
+    permit_p12_is_test: bool = False
+
     log_level: str = "INFO"
 
     @cached_property
@@ -47,6 +53,10 @@ class Settings(BaseSettings):
     @property
     def files_dir(self) -> Path:
         return self.data_dir / "files"
+
+    @property
+    def dev_cert_path(self) -> Path:
+        return self.data_dir / "dev-signing.p12"
 
     @property
     def max_upload_bytes(self) -> int:

@@ -147,8 +147,24 @@ class ComplaintSettled:
     settled: bool
 
 
+@dataclass(frozen=True)
+class SubmitSurvey:
+    """A completed satisfaction survey (SKM) for one application."""
+
+    reg_no: str
+    profile: dict[str, str]  # profile question key -> option key
+    answers: dict[str, int]  # element key -> 1..4
+
+
+@dataclass(frozen=True)
+class PermitDelivered:
+    """The signed permit was sent into the chat."""
+
+    reg_no: str
+
+
 Effect = (SetLanguage | SubmitApplication | ResubmitDocuments | FileComplaint | ComplaintReply
-          | ComplaintSettled)
+          | ComplaintSettled | SubmitSurvey | PermitDelivered)
 
 
 # ---- context: everything the engine knows about the world, passed in ----
@@ -159,6 +175,22 @@ class DocumentView:
     requirement_code: str
     review: str  # pending | accepted | rejected
     reason: str | None = None
+
+
+@dataclass(frozen=True)
+class PermitView:
+    status: str  # pending | issued | revoked
+    number: str | None = None
+    blob_sha256: str | None = None  # the signed PDF, once issued
+    survey_required: bool = True
+    survey_done: bool = False
+    delivered: bool = False
+
+    @property
+    def downloadable(self) -> bool:
+        """Issued, signed, and the survey is done or not asked for."""
+        return (self.status == "issued" and self.blob_sha256 is not None
+                and (self.survey_done or not self.survey_required))
 
 
 @dataclass(frozen=True)
@@ -173,6 +205,7 @@ class ApplicationView:
     clock_started_on: date | None = None
     due_on: date | None = None
     documents: tuple[DocumentView, ...] = ()
+    permit: PermitView | None = None
 
     @property
     def rejected(self) -> tuple[DocumentView, ...]:

@@ -14,13 +14,15 @@ from conversations.types import (
     ComplaintSettled,
     Effect,
     FileComplaint,
+    PermitDelivered,
     ResubmitDocuments,
     SetLanguage,
     SubmitApplication,
+    SubmitSurvey,
 )
 from licensing.calendar import WorkingCalendar
 from licensing.catalog import Catalog
-from service import complaints
+from service import complaints, permits
 from storage.models import Applicant, Application, ApplicationDocument, ApplicationEvent
 
 
@@ -50,6 +52,10 @@ async def apply_effects(
             await complaints.reply(session, applicant, effect, now=now)
         elif isinstance(effect, ComplaintSettled):
             await complaints.settle(session, applicant, effect, now=now)
+        elif isinstance(effect, SubmitSurvey):
+            await permits.record_survey(session, applicant, effect, now=now)
+        elif isinstance(effect, PermitDelivered):
+            await permits.mark_delivered(session, applicant, effect, now=now)
         else:  # a new effect nobody carries out would silently lose what the person did
             raise TypeError(f"unhandled effect {type(effect).__name__}")
 

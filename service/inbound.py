@@ -31,6 +31,7 @@ from conversations.types import (
     DocumentView,
     InboundEvent,
     OutMessage,
+    PermitView,
     State,
 )
 from licensing.calendar import WorkingCalendar
@@ -38,7 +39,15 @@ from licensing.catalog import Catalog
 from service.effects import RegistrationNumberTaken, apply_effects
 from service.outbox import enqueue
 from storage.filestore import StoredBlob
-from storage.models import Applicant, Application, Blob, Conversation, InboundMessage
+from storage.models import (
+    Applicant,
+    Application,
+    Blob,
+    Conversation,
+    InboundMessage,
+    Permit,
+    SurveyResponse,
+)
 
 log = logging.getLogger(__name__)
 
@@ -204,7 +213,7 @@ class Runtime:
             catalog=self.catalog,
             calendar=self.calendar,
             new_code=self.new_code,
-            applications=await application_views(session, applicant.id),
+            applications=await application_views(session, applicant.id, self.catalog),
             max_upload_bytes=self.max_upload_bytes,
         )
         result = engine.step(State.from_dict(conv.state), event, ctx)
@@ -270,7 +279,7 @@ async def _record_blob(session: AsyncSession, blob: StoredBlob, now: datetime) -
 
 
 async def application_views(
-    session: AsyncSession, applicant_id: int
+    session: AsyncSession, applicant_id: int, catalog: Catalog | None = None
 ) -> tuple[ApplicationView, ...]:
     apps = (await session.scalars(
         select(Application)
@@ -278,6 +287,18 @@ async def application_views(
         .options(selectinload(Application.documents))
         .order_by(Application.id)
     )).all()
+    permits: dict[int, PermitView] = {}
+    decided = [a.id for a in apps if a.status not in ("open", "rejected")]
+    if decided:  # only files past approval can have a permit or a survey
+        surveyed = set((await session.scalars(select(SurveyResponse.application_id).where(
+            SurveyResponse.application_id.in_(decided)))).all())
+        for p in (await session.scalars(select(Permit).where(
+                Permit.application_id.in_(decided)))).all():
+            entry = catalog.find(p.region, p.profession) if catalog else None
+            permits[p.application_id] = PermitView(
+                status=p.status, number=p.number, blob_sha256=p.blob_sha256,
+                survey_required=entry.survey_before_download if entry else True,
+                survey_done=p.application_id in surveyed, delivered=p.delivered_at is not None)
     return tuple(
         ApplicationView(
             reg_no=a.reg_no, region=a.region, profession=a.profession, step_code=a.step_code,
@@ -285,6 +306,7 @@ async def application_views(
             clock_started_on=a.clock_started_on, due_on=a.due_on,
             documents=tuple(DocumentView(d.requirement_code, d.review, d.review_reason)
                             for d in a.documents),
+            permit=permits.get(a.id),
         )
         for a in apps
     )

@@ -290,7 +290,9 @@ class Permit(Base):
     """
 
     __tablename__ = "permits"
-    __table_args__ = (UniqueConstraint("region", "year", "seq"),)
+    # Numbers are the office's own: unique within a region (patterns need not name it).
+    __table_args__ = (UniqueConstraint("region", "year", "seq", name="uq_permits_region_seq"),
+                      UniqueConstraint("region", "number", name="uq_permits_region_number"))
 
     id: Mapped[int] = mapped_column(BigId, primary_key=True)
     application_id: Mapped[int] = mapped_column(ForeignKey("applications.id"), unique=True)
@@ -300,7 +302,7 @@ class Permit(Base):
     status: Mapped[str] = mapped_column(String(10), default="pending")
     year: Mapped[int | None]
     seq: Mapped[int | None]
-    number: Mapped[str | None] = mapped_column(String(80), unique=True)
+    number: Mapped[str | None] = mapped_column(String(80))
     verify_code: Mapped[str] = mapped_column(String(40), unique=True)
     holder_name: Mapped[str] = mapped_column(String(200))
     issue_date: Mapped[date | None] = mapped_column(Date)

@@ -75,3 +75,30 @@ def test_izin_chat_with_piped_input_submits_an_application(
     # The same database, a second process: the applicant's status is still there.
     again = izin("chat", "--user", "demo", cwd=tmp_path, stdin="Status\n")
     assert "MET-" in again.stdout and (tmp_path / "var" / "izin.db").exists()
+
+
+def test_dev_cert_is_made_once(tmp_path: Path) -> None:
+    out = izin("dev-cert", cwd=tmp_path)
+    assert out.returncode == 0, out.stderr
+    assert (tmp_path / "var" / "dev-signing.p12").stat().st_mode & 0o077 == 0  # owner only
+    again = izin("dev-cert", cwd=tmp_path)
+    assert again.returncode == 1 and "not overwritten" in again.stderr
+
+
+def test_ikm_report_and_permit_commands_answer_clearly(tmp_path: Path) -> None:
+    out = izin("ikm", "report", "--region", "metro", "--from", "2026-01-01",
+               "--to", "2026-12-31", cwd=tmp_path)
+    assert out.returncode == 0, out.stderr
+    assert "respondents: 0 of 0 required" in out.stdout
+    assert "no survey answers" in out.stdout
+    bad = izin("ikm", "report", "--region", "atlantis", "--from", "2026-01-01",
+               "--to", "2026-12-31", cwd=tmp_path)
+    assert bad.returncode == 2 and "unknown region" in bad.stderr
+    revoke = izin("permit", "revoke", "503/9999/X", "--reason", "uji coba", "--by", "kadis",
+                  cwd=tmp_path)
+    assert revoke.returncode == 1 and "no issued permit" in revoke.stderr
+    junk = tmp_path / "junk.pdf"
+    junk.write_bytes(b"not a pdf at all")
+    upload = izin("permit", "upload", "PWK-2611-XXXXXX", str(junk), "--by", "kadis",
+                  cwd=tmp_path)
+    assert upload.returncode == 1 and "refused" in upload.stderr

@@ -24,6 +24,7 @@ from conversations.types import (
     FileComplaint,
     InboundEvent,
     OutMessage,
+    PermitView,
     ResubmitDocuments,
     SetLanguage,
     State,
@@ -49,6 +50,13 @@ RUNNING_APP = ApplicationView(
     reg_no="PKU-2611-XYZ789", region="pekanbaru", profession="okupasi-terapis",
     step_code="blanko", step_since=NOW, status="open", submitted_at=NOW,
     clock_started_on=date(2026, 11, 23), due_on=date(2026, 11, 25),
+)
+
+ISSUED_APP = ApplicationView(
+    reg_no="MET-2611-ABC123", region="metro", profession="okupasi-terapis",
+    step_code="terbit", step_since=NOW, status="issued", submitted_at=NOW,
+    permit=PermitView(status="issued", number="503/0001/SIPOT/DPMPTSP/XI/2026",
+                      blob_sha256="ab" * 32, survey_required=True),
 )
 
 
@@ -114,6 +122,7 @@ STEP_PATHS: dict[str, tuple[list[str | InboundEvent], tuple[ApplicationView, ...
     "apply.review": ([*APPLY_PWK, *DATA, *[PDF] * PWK_UPLOADS], ()),
     "apply.edit_field": ([*APPLY_PWK, *DATA, *[PDF] * PWK_UPLOADS, "Ubah data"], ()),
     "status.list": ([*ID, "Status"], (RUNNING_APP,)),
+    "survey.question": ([*ID, InboundEvent.choose("!survey:MET-2611-ABC123")], (ISSUED_APP,)),
     "fix.scans": ([*ID, "Status", "Perbaiki berkas"], (REJECTED_APP,)),
     "complaint.about": ([*ID, "Pengaduan"], (RUNNING_APP,)),
     "complaint.region": ([*ID, "Pengaduan", "Pelayanan perizinan"], ()),

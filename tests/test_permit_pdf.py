@@ -10,7 +10,6 @@ import os
 import re
 import shutil
 import stat
-import subprocess
 from datetime import date
 from pathlib import Path
 
@@ -47,6 +46,7 @@ from licensing.permit.signing import (
 )
 from licensing.permit.verify_code import is_verify_code, new_verify_code, verify_url
 from tests.samples import pdf_bytes
+from tests.tools import run, tool
 
 ROOT = Path(__file__).resolve().parents[1]
 ARTIFACTS = ROOT / "test-artifacts"
@@ -56,17 +56,6 @@ HOLDER = "Siti Rahmawati, S.Tr.Kes."
 ISSUED = date(2025, 7, 21)
 CODE = "m4hphXK0BLJT1m0K1OjreA-i"
 URL = f"https://izin.example.go.id/verify/{CODE}"
-
-
-def tool(name: str) -> str:
-    path = shutil.which(name)
-    if path is None:
-        pytest.skip(f"{name} is not installed (see .ci/apt-packages-permit.txt)")
-    return path
-
-
-def run(*args: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(args, capture_output=True, text=True, timeout=60, check=False)
 
 
 @pytest.fixture(scope="module")

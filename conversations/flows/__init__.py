@@ -1,5 +1,5 @@
 """Every dialogue flow; importing this package registers their steps."""
 
-from conversations.flows import apply, complaint, fix, info, menu, status
+from conversations.flows import apply, complaint, fix, info, menu, status, survey
 
-__all__ = ["apply", "complaint", "fix", "info", "menu", "status"]
+__all__ = ["apply", "complaint", "fix", "info", "menu", "status", "survey"]

@@ -60,7 +60,13 @@ class StatusList:
             Choice(f"f:{a.reg_no}", turn.t("status.fix_documents", reg_no=a.reg_no))
             for a in apps if a.rejected and a.status == "open"
         ]
-        turn.ask("status.list", [*fixes, *nav(turn, back=False)], rows=rows)
+        permits = [
+            Choice(f"!permit:{a.reg_no}", turn.t("survey.download", reg_no=a.reg_no))
+            if a.permit.downloadable else
+            Choice(f"!survey:{a.reg_no}", turn.t("survey.take_survey", reg_no=a.reg_no))
+            for a in apps if a.permit is not None and a.permit.status == "issued"
+        ]
+        turn.ask("status.list", [*fixes, *permits, *nav(turn, back=False)], rows=rows)
 
     @staticmethod
     def handle(turn: Turn, event: InboundEvent) -> str:

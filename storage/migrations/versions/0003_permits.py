@@ -48,8 +48,8 @@ def upgrade() -> None:
     sa.ForeignKeyConstraint(['blob_sha256'], ['blobs.sha256'], name=op.f('fk_permits_blob_sha256_blobs')),
     sa.PrimaryKeyConstraint('id', name=op.f('pk_permits')),
     sa.UniqueConstraint('application_id', name=op.f('uq_permits_application_id')),
-    sa.UniqueConstraint('number', name=op.f('uq_permits_number')),
-    sa.UniqueConstraint('region', 'year', 'seq', name=op.f('uq_permits_region')),
+    sa.UniqueConstraint('region', 'number', name='uq_permits_region_number'),
+    sa.UniqueConstraint('region', 'year', 'seq', name='uq_permits_region_seq'),
     sa.UniqueConstraint('verify_code', name=op.f('uq_permits_verify_code'))
     )
     op.create_table('survey_responses',

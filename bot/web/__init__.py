@@ -1,0 +1,1 @@
+"""Public web pages (no login): the permit verification page."""
