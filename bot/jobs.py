@@ -10,7 +10,7 @@ from datetime import UTC, datetime
 
 from bot.composition import App
 from bot.signing import signer_from
-from service import permits
+from service import complaint_desk, permits
 
 log = logging.getLogger(__name__)
 
@@ -21,7 +21,10 @@ async def run_once(app: App, *, now: datetime | None = None) -> dict[str, int]:
     issued = await permits.produce_pending(app.sessions, catalog=app.catalog, files=app.files,
                                            signer=signer, now=now)
     reminded = await permits.remind_undelivered(app.sessions, now=now)
-    return {"permits_issued": issued, "permit_reminders": reminded}
+    escalated = await complaint_desk.escalate_overdue(app.sessions, catalog=app.catalog,
+                                                      calendar=app.calendar, now=now)
+    return {"permits_issued": issued, "permit_reminders": reminded,
+            "complaints_escalated": escalated}
 
 
 async def run_forever(app: App, stop: asyncio.Event, *, every: float = 15.0,

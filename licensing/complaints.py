@@ -97,3 +97,41 @@ def is_filed_on(now: datetime, tz: str) -> date:
     from zoneinfo import ZoneInfo
 
     return now.astimezone(ZoneInfo(tz)).date()
+
+
+# --- escalation ---------------------------------------------------------------------
+
+ESCALATION_FILE = Path(__file__).with_name("complaint_escalation.yaml")
+RESOLUTION_PATHS = ("internal", "technical_or_agency", "apip")
+
+
+class EscalationLevel(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+    role: str
+    title: str
+    days: int  # working days this level has before the next one takes over
+
+
+class _GradeLevels(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+    ringan: tuple[EscalationLevel, ...]
+    sedang: tuple[EscalationLevel, ...]
+    berat: tuple[EscalationLevel, ...]
+
+
+class EscalationRules(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+    default: _GradeLevels
+    regions: dict[str, _GradeLevels] = {}
+
+    def levels(self, region: str, grade: str) -> tuple[EscalationLevel, ...]:
+        if grade not in GRADES:
+            raise ValueError(f"unknown grade {grade!r}")
+        chain: tuple[EscalationLevel, ...] = getattr(
+            self.regions.get(region, self.default), grade)
+        return chain
+
+
+@cache
+def escalation_rules(path: Path = ESCALATION_FILE) -> EscalationRules:
+    return EscalationRules.model_validate(yaml.safe_load(path.read_text(encoding="utf-8")))

@@ -9,6 +9,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from conversations.types import ComplaintReply, ComplaintSettled, FileComplaint
 from licensing.complaints import propose_grade
+from service.complaint_desk import notify_level
 from storage.models import Applicant, Complaint, ComplaintMessage
 
 # Words that, in the complainant's own text, allege money changing hands or misconduct.
@@ -34,6 +35,7 @@ async def file_complaint(
         action="filed", text=e.text,
         attachments={"sha256": list(e.attachments)} if e.attachments else None,
     ))
+    await notify_level(session, complaint, kind="complaint_new", now=now)
     return complaint
 
 

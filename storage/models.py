@@ -334,3 +334,25 @@ class SurveyResponse(Base):
     submitted_at: Mapped[datetime]
     profile: Mapped[dict[str, Any]]  # question key -> option key (age, sex, ...)
     answers: Mapped[dict[str, Any]]  # element key -> 1..4
+
+
+class StaffNotice(Base):
+    """Something staff of one role in one region must see (an escalated complaint...).
+
+    Shown in the back office; `dedupe_key` makes "notify once per occasion" hold across
+    processes and restarts.
+    """
+
+    __tablename__ = "staff_notices"
+    __table_args__ = (Index("ix_staff_notices_region_role", "region", "role"),
+                      UniqueConstraint("dedupe_key"))
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    region: Mapped[str] = mapped_column(String(40))
+    role: Mapped[str] = mapped_column(String(24))
+    kind: Mapped[str] = mapped_column(String(24))  # complaint_new | complaint_escalated
+    ref: Mapped[str] = mapped_column(String(40))  # ticket or registration number
+    text: Mapped[str] = mapped_column(Text)
+    created_at: Mapped[datetime]
+    read_at: Mapped[datetime | None]
+    dedupe_key: Mapped[str] = mapped_column(String(160))

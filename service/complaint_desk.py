@@ -1,0 +1,287 @@
+"""Complaints on the office side: grade, answer, handling steps, close, escalate, the book.
+
+Every officer action appends to the ticket's thread (`ComplaintMessage`, author =
+staff username) and changes the ticket in the same transaction; an answer or a
+closing question goes to the complainant's chat through the outbox. Anonymous
+complainants stay anonymous here: nothing returned by this module carries their
+name, chat id or number (`identity()` is the one place that decides).
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+from collections import Counter
+from dataclasses import dataclass
+from datetime import UTC, date, datetime, time, timedelta
+from zoneinfo import ZoneInfo
+
+from sqlalchemy import select
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from conversations.i18n import Translator
+from conversations.types import Choice, OutMessage
+from licensing.calendar import WorkingCalendar
+from licensing.catalog import Catalog
+from licensing.complaints import GRADES, RESOLUTION_PATHS, escalation_rules
+from service.outbox import PRIORITY_NOTICE, enqueue
+from storage.models import Applicant, Complaint, ComplaintMessage, StaffNotice
+
+ANSWER_MIN, ANSWER_MAX = 10, 3000
+
+
+class DeskError(Exception):
+    """An officer action that cannot be done; the message says why."""
+
+
+@dataclass(frozen=True)
+class Officer:
+    username: str
+    role: str
+    region: str
+
+
+def identity(c: Complaint) -> str:
+    """How a complainant is shown to staff: their given name, or "Anonim"."""
+    if c.anonymous or not c.complainant_name:
+        return "Anonim"
+    return c.complainant_name
+
+
+def _today(catalog: Catalog, region: str, now: datetime) -> date:
+    return now.astimezone(ZoneInfo(catalog.region(region).timezone)).date()
+
+
+async def _ticket(session: AsyncSession, officer: Officer, ticket_no: str) -> Complaint:
+    c = await session.scalar(select(Complaint).where(Complaint.ticket_no == ticket_no)
+                             .with_for_update())
+    if c is None or c.region != officer.region:  # other regions' tickets do not exist here
+        raise DeskError(f"{ticket_no}: no such ticket in your region")
+    return c
+
+
+def _log(session: AsyncSession, c: Complaint, officer: Officer | None, action: str,
+         text: str | None, now: datetime) -> None:
+    session.add(ComplaintMessage(
+        complaint_id=c.id, at=now, author_kind="officer" if officer else "system",
+        author=officer.username if officer else None, action=action, text=text))
+
+
+async def notify_level(session: AsyncSession, c: Complaint, *, kind: str, now: datetime) -> None:
+    """A notice for the people at the ticket's current level (once per level)."""
+    if c.grade is None:
+        levels_role = "complaint_officer"
+        title = "Pengaduan baru"
+    else:
+        level = escalation_rules().levels(c.region, c.grade)[c.level]
+        levels_role, title = level.role, level.title
+    key = f"{kind}:{c.ticket_no}:{c.level}"
+    try:
+        async with session.begin_nested():
+            session.add(StaffNotice(region=c.region, role=levels_role, kind=kind,
+                                    ref=c.ticket_no, created_at=now, dedupe_key=key,
+                                    text=f"{c.ticket_no} ({c.grade or c.proposed_grade}): {title}"))
+    except IntegrityError:
+        pass  # this level was already told
+
+
+async def confirm_grade(sessions: async_sessionmaker[AsyncSession], officer: Officer, *,
+                        ticket_no: str, grade: str, catalog: Catalog,
+                        calendar: WorkingCalendar, now: datetime) -> Complaint:
+    """Confirm the proposed grade or change it; starts the first level's clock."""
+    if grade not in GRADES:
+        raise DeskError(f"grade must be one of {', '.join(GRADES)}")
+    if officer.role not in ("complaint_officer", "head_of_office", "admin"):
+        raise DeskError("only complaint officers grade complaints")
+    async with sessions() as session, session.begin():
+        c = await _ticket(session, officer, ticket_no)
+        if c.status == "closed":
+            raise DeskError(f"{ticket_no} is closed")
+        before = c.grade or c.proposed_grade
+        change = "confirmed" if grade == before else f"{before} -> {grade}"
+        c.grade, c.level = grade, 0
+        first = escalation_rules().levels(c.region, grade)[0]
+        c.level_due_on = calendar.due_date(_today(catalog, c.region, now), first.days, "working")
+        _log(session, c, officer, "grade", f"{change} (proposed {c.proposed_grade})", now)
+        await notify_level(session, c, kind="complaint_assigned", now=now)
+        return c
+
+
+async def answer(sessions: async_sessionmaker[AsyncSession], officer: Officer, *,
+                 ticket_no: str, text: str, now: datetime) -> Complaint:
+    """The officer's answer, sent to the complainant's chat with a reply button."""
+    text = text.strip()
+    if not ANSWER_MIN <= len(text) <= ANSWER_MAX:
+        raise DeskError(f"an answer needs {ANSWER_MIN}-{ANSWER_MAX} characters")
+    async with sessions() as session, session.begin():
+        c = await _ticket(session, officer, ticket_no)
+        if c.status == "closed":
+            raise DeskError(f"{ticket_no} is closed")
+        if c.grade is None:
+            raise DeskError("confirm the grade before answering")
+        applicant = await session.get(Applicant, c.applicant_id)
+        assert applicant is not None
+        _log(session, c, officer, "answer", text, now)
+        c.status = "answered"
+        t = Translator(c.lang)
+        enqueue(session, applicant, OutMessage(
+            kind="choices", text=t("complaint.officer_answer", ticket=c.ticket_no, text=text),
+            choices=(Choice(f"!kr:{c.ticket_no}", t("complaint.reply_button")),)),
+            now=now, priority=PRIORITY_NOTICE, notification_type="complaint_answer")
+        return c
+
+
+async def record_step(sessions: async_sessionmaker[AsyncSession], officer: Officer, *,
+                      ticket_no: str, step: int, note: str, catalog: Catalog,
+                      now: datetime) -> Complaint:
+    """A handling step of the region's published procedure (e.g. Metro's mediation)."""
+    async with sessions() as session, session.begin():
+        c = await _ticket(session, officer, ticket_no)
+        steps = catalog.entry_for_region(c.region).complaints.handling_steps
+        if not 0 <= step < len(steps):
+            raise DeskError("no such handling step in this region's standard")
+        _log(session, c, officer, "handling_step", f"{steps[step]}: {note.strip()}", now)
+        return c
+
+
+async def close(sessions: async_sessionmaker[AsyncSession], officer: Officer, *,
+                ticket_no: str, resolution_path: str, now: datetime) -> Complaint:
+    """Close with the resolution path; the complainant is asked whether it is settled."""
+    if resolution_path not in RESOLUTION_PATHS:
+        raise DeskError(f"resolution path must be one of {', '.join(RESOLUTION_PATHS)}")
+    async with sessions() as session, session.begin():
+        c = await _ticket(session, officer, ticket_no)
+        if c.status == "closed":
+            raise DeskError(f"{ticket_no} is already closed")
+        if not await session.scalar(select(ComplaintMessage.id).where(
+                ComplaintMessage.complaint_id == c.id, ComplaintMessage.action == "answer")):
+            raise DeskError("answer the complainant before closing")
+        applicant = await session.get(Applicant, c.applicant_id)
+        assert applicant is not None
+        c.status, c.closed_at, c.resolution_path, c.settled = "closed", now, resolution_path, None
+        _log(session, c, officer, "close", resolution_path, now)
+        t = Translator(c.lang)
+        enqueue(session, applicant, OutMessage(
+            kind="choices", text=t("complaint.ask_settled", ticket=c.ticket_no),
+            choices=(Choice(f"!ks:{c.ticket_no}:yes", t("complaint.settled_yes")),
+                     Choice(f"!ks:{c.ticket_no}:no", t("complaint.settled_no")))),
+            now=now, priority=PRIORITY_NOTICE, notification_type="complaint_closed")
+        return c
+
+
+async def escalate_overdue(sessions: async_sessionmaker[AsyncSession], *, catalog: Catalog,
+                           calendar: WorkingCalendar, now: datetime) -> int:
+    """Move every graded, unanswered ticket past its level's deadline up one level."""
+    moved = 0
+    async with sessions() as session:
+        candidates = (await session.scalars(select(Complaint.id).where(
+            Complaint.status == "open", Complaint.grade.is_not(None),
+            Complaint.level_due_on.is_not(None)))).all()
+    for cid in candidates:
+        async with sessions() as session, session.begin():
+            c = await session.get(Complaint, cid, with_for_update=True)
+            if c is None or c.grade is None or c.level_due_on is None or c.status != "open":
+                continue
+            today = _today(catalog, c.region, now)
+            if today <= c.level_due_on:
+                continue
+            levels = escalation_rules().levels(c.region, c.grade)
+            if c.level + 1 >= len(levels):
+                # The last level is overdue: say so once; there is nobody above it.
+                await notify_level(session, c, kind="complaint_overdue", now=now)
+                continue
+            c.level += 1
+            nxt = levels[c.level]
+            c.level_due_on = calendar.due_date(today, nxt.days, "working")
+            _log(session, c, None, "escalate", f"level {c.level}: {nxt.title}", now)
+            await notify_level(session, c, kind="complaint_escalated", now=now)
+            moved += 1
+    return moved
+
+
+# --- the complaint book ---------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class BookRow:
+    ticket_no: str
+    filed_on: date
+    identity: str  # name or "Anonim": never a chat id or number
+    kind: str  # complaint | suggestion
+    category: str
+    grade: str  # confirmed grade, or the proposal marked "(usulan)"
+    level: int
+    status: str
+    due_on: date
+    closed_on: date | None
+
+
+async def book(sessions: async_sessionmaker[AsyncSession], catalog: Catalog, *, region: str,
+               start: date | None = None, end: date | None = None, status: str | None = None,
+               grade: str | None = None, kind: str | None = None) -> list[BookRow]:
+    tz = ZoneInfo(catalog.region(region).timezone)
+    q = select(Complaint).where(Complaint.region == region)
+    if start:
+        q = q.where(Complaint.filed_at >= datetime.combine(start, time.min, tz).astimezone(UTC))
+    if end:
+        q = q.where(Complaint.filed_at < datetime.combine(end + timedelta(days=1), time.min,
+                                                          tz).astimezone(UTC))
+    if status:
+        q = q.where(Complaint.status == status)
+    if grade:
+        q = q.where(Complaint.grade == grade)
+    if kind:
+        q = q.where(Complaint.kind == kind)
+    async with sessions() as session:
+        rows = (await session.scalars(q.order_by(Complaint.filed_at, Complaint.id))).all()
+    return [BookRow(
+        ticket_no=c.ticket_no, filed_on=c.filed_at.astimezone(tz).date(), identity=identity(c),
+        kind=c.kind, category=c.category,
+        grade=c.grade or f"{c.proposed_grade} (usulan)", level=c.level, status=c.status,
+        due_on=c.due_on, closed_on=c.closed_at.astimezone(tz).date() if c.closed_at else None,
+    ) for c in rows]
+
+
+BOOK_COLUMNS = ("tiket", "tanggal", "identitas", "jenis", "kategori", "bobot", "tingkat",
+                "status", "batas_jawab", "ditutup")
+
+
+def book_csv(rows: list[BookRow]) -> str:
+    out = io.StringIO()
+    w = csv.writer(out)
+    w.writerow(BOOK_COLUMNS)
+    for r in rows:
+        w.writerow([r.ticket_no, r.filed_on.isoformat(), r.identity, r.kind, r.category,
+                    r.grade, r.level, r.status, r.due_on.isoformat(),
+                    r.closed_on.isoformat() if r.closed_on else ""])
+    return out.getvalue()
+
+
+@dataclass(frozen=True)
+class MonthlyReport:
+    region: str
+    month: date  # first day
+    total: int
+    by_kind: dict[str, int]
+    by_grade: dict[str, int]
+    by_category: dict[str, int]
+    by_status: dict[str, int]
+    answered_late: int  # closed after their answer deadline, or still open past it
+    rows: list[BookRow]
+
+
+async def monthly_report(sessions: async_sessionmaker[AsyncSession], catalog: Catalog, *,
+                         region: str, year: int, month: int, today: date) -> MonthlyReport:
+    """The monthly report the head of office receives (Pekanbaru's standard)."""
+    first = date(year, month, 1)
+    last = (date(year + month // 12, month % 12 + 1, 1) - timedelta(days=1))
+    rows = await book(sessions, catalog, region=region, start=first, end=last)
+    late = sum(1 for r in rows if (r.closed_on or today) > r.due_on)
+    return MonthlyReport(
+        region=region, month=first, total=len(rows),
+        by_kind=dict(Counter(r.kind for r in rows)),
+        by_grade=dict(Counter(r.grade.split(" ")[0] for r in rows)),
+        by_category=dict(Counter(r.category for r in rows)),
+        by_status=dict(Counter(r.status for r in rows)),
+        answered_late=late, rows=rows)
