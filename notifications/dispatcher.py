@@ -33,10 +33,35 @@ class SendResult:
     permanent: bool = False  # retrying cannot help (bad request)
 
 
+@dataclass(frozen=True)
+class Delivery:
+    """One outbox row as a sender sees it: the message plus what the row says about it.
+
+    Senders need more than the text: WhatsApp picks a template outside the 24-hour
+    window by `notification_type`, and may fall back to one on error 131047.
+    """
+
+    outbox_id: int
+    applicant_id: int
+    chat_id: str
+    message: OutMessage
+    priority: int = 0
+    notification_type: str | None = None
+    urgent: bool = True
+    attempts: int = 1
+
+    @staticmethod
+    def of(row: OutboxMessage) -> Delivery:
+        return Delivery(outbox_id=row.id, applicant_id=row.applicant_id, chat_id=row.chat_id,
+                        message=OutMessage.from_payload(row.payload), priority=row.priority,
+                        notification_type=row.notification_type, urgent=row.urgent,
+                        attempts=row.attempts)
+
+
 class Sender(Protocol):
     channel: str
 
-    async def send(self, chat_id: str, message: OutMessage) -> SendResult: ...
+    async def send(self, delivery: Delivery) -> SendResult: ...
 
 
 def backoff_seconds(attempts: int) -> float:
@@ -133,7 +158,7 @@ async def deliver_once(
                        applicant_id=applicant_id)
     done = []
     for row in rows:
-        result = await sender.send(row.chat_id, OutMessage.from_payload(row.payload))
+        result = await sender.send(Delivery.of(row))
         await complete(sessions, row, result, now=now)
         done.append((row, result))
     return done

@@ -19,8 +19,7 @@ from datetime import UTC, datetime, timedelta
 from sqlalchemy import update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from conversations.types import OutMessage
-from notifications.dispatcher import Sender, SendResult, claim, complete
+from notifications.dispatcher import Delivery, Sender, SendResult, claim, complete
 from storage.models import OutboxMessage
 
 log = logging.getLogger(__name__)
@@ -120,7 +119,7 @@ class Dispatcher:
                     await asyncio.sleep(wait)
             await self.bucket.take()
             try:
-                result = await self.sender.send(chat_id, OutMessage.from_payload(row.payload))
+                result = await self.sender.send(Delivery.of(row))
             except Exception as exc:  # a sender bug or network error: retry later
                 log.warning("send to outbox row %s raised %s", row.id, type(exc).__name__)
                 result = SendResult(ok=False, error=f"{type(exc).__name__}: {exc}")

@@ -8,7 +8,7 @@ from sqlalchemy import select
 
 from bot.composition import App
 from conversations.types import OutMessage
-from notifications.dispatcher import SendResult, claim
+from notifications.dispatcher import Delivery, SendResult, claim
 from notifications.runner import Dispatcher
 from service.inbound import get_or_create_applicant
 from service.outbox import PRIORITY_BULK, enqueue
@@ -25,7 +25,8 @@ class ScriptedSender:
         self.sent: list[tuple[str, str]] = []
         self.script: dict[str, list[SendResult]] = defaultdict(list)
 
-    async def send(self, chat_id: str, message: OutMessage) -> SendResult:
+    async def send(self, delivery: Delivery) -> SendResult:
+        chat_id, message = delivery.chat_id, delivery.message
         if self.script[chat_id]:
             result = self.script[chat_id].pop(0)
             if not result.ok:

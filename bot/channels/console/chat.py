@@ -16,8 +16,8 @@ from typing import TextIO
 
 from bot.channels.console.render import render
 from bot.composition import App
-from conversations.types import InboundEvent, OutMessage
-from notifications.dispatcher import SendResult, deliver_once
+from conversations.types import InboundEvent
+from notifications.dispatcher import Delivery, SendResult, deliver_once
 from storage.filestore import StoredBlob, UploadRejected
 
 CHANNEL = "console"
@@ -29,8 +29,8 @@ class ConsoleSender:
     def __init__(self, write: Callable[[str], None]) -> None:
         self._write = write
 
-    async def send(self, chat_id: str, message: OutMessage) -> SendResult:
-        self._write(render(message))
+    async def send(self, delivery: Delivery) -> SendResult:
+        self._write(render(delivery.message))
         return SendResult(ok=True, platform_message_id=uuid.uuid4().hex)
 
 
