@@ -4,9 +4,13 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from datetime import timedelta
 
 from fastapi import FastAPI
 
+# The one import from bot into backoffice (allowed by name in pyproject's layers contract):
+# the composition root mounts the console; the console never imports bot.
+from backoffice.app import OfficeParts, create_office_app
 from bot.composition import App, build
 from bot.settings import Settings
 from bot.web.verify import router as verify_routes
@@ -33,5 +37,14 @@ def create_http_app(settings: Settings | None = None, *, app: App | None = None)
         return {"ok": True, "standards": len(current.catalog)}
 
     http.include_router(verify_routes(lambda: state["app"]))
+    http.mount("/office", create_office_app(lambda: office_parts(state["app"])))
 
     return http
+
+
+def office_parts(app: App) -> OfficeParts:
+    """What the staff console gets from the composed app (it never imports `bot`)."""
+    return OfficeParts(sessions=app.sessions, catalog=app.catalog, calendar=app.calendar,
+                       files=app.files, secure_cookies=app.settings.office_secure_cookies,
+                       session_ttl=timedelta(hours=app.settings.office_session_hours),
+                       clock=lambda: app.runtime.clock())

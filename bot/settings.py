@@ -42,6 +42,10 @@ class Settings(BaseSettings):
     permit_p12_password: SecretStr = SecretStr("izin-dev")
     permit_p12_is_test: bool = False
 
+    # Back office: session length; Secure cookies (None: when the request is https).
+    office_session_hours: float = Field(default=8, gt=0)
+    office_secure_cookies: bool | None = None
+
     log_level: str = "INFO"
 
     @cached_property

@@ -356,3 +356,37 @@ class StaffNotice(Base):
     created_at: Mapped[datetime]
     read_at: Mapped[datetime | None]
     dedupe_key: Mapped[str] = mapped_column(String(160))
+
+
+class Staff(Base):
+    """A back-office account. `region` is a region slug, or "*" for a region-wide admin.
+
+    `role` is a `licensing.catalog.Role` value other than `applicant`.
+    """
+
+    __tablename__ = "staff"
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    username: Mapped[str] = mapped_column(String(40), unique=True)
+    full_name: Mapped[str] = mapped_column(String(120))
+    password_hash: Mapped[str] = mapped_column(String(200))
+    role: Mapped[str] = mapped_column(String(24))
+    region: Mapped[str] = mapped_column(String(40))
+    active: Mapped[bool] = mapped_column(Boolean, default=True)
+    failed_logins: Mapped[int] = mapped_column(Integer, default=0)
+    locked_until: Mapped[datetime | None]
+    created_at: Mapped[datetime]
+    last_login_at: Mapped[datetime | None]
+
+
+class StaffSession(Base):
+    """A signed-in browser. Only the SHA-256 of the cookie's token is stored."""
+
+    __tablename__ = "staff_sessions"
+
+    token_hash: Mapped[str] = mapped_column(String(64), primary_key=True)
+    staff_id: Mapped[int] = mapped_column(ForeignKey("staff.id", ondelete="CASCADE"),
+                                          index=True)
+    csrf_token: Mapped[str] = mapped_column(String(64))
+    created_at: Mapped[datetime]
+    expires_at: Mapped[datetime]

@@ -1,0 +1,59 @@
+"""The staff console as an ASGI sub-application: `create_office_app(get_parts)`.
+
+`bot/http.py` mounts it at /office. Pages are routers in `backoffice/pages/`; refusals
+(`Denied`, the service layer's errors) become a clear page, a missing or expired session
+goes to the login page.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from urllib.parse import quote
+
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import RedirectResponse, Response
+from starlette.exceptions import HTTPException as StarletteHTTPException
+
+from backoffice.pages import auth, staff_admin
+from backoffice.parts import OfficeParts
+from backoffice.web import Denied, LoginRequired, base_path, render
+
+__all__ = ["PAGES", "OfficeParts", "create_office_app"]
+
+# The console's pages, in navigation order. A new page: add its module here.
+PAGES = (auth, staff_admin)
+
+
+def create_office_app(get_parts: Callable[[], OfficeParts]) -> FastAPI:
+    office = FastAPI(title="Izin back office", docs_url=None, redoc_url=None, openapi_url=None)
+    office.state.get_parts = get_parts
+
+    @office.exception_handler(Denied)
+    async def denied(request: Request, exc: Denied) -> Response:
+        return render(request, "error.html", staff=getattr(request.state, "staff", None),
+                      title=exc.title, message=exc.message, status=exc.status)
+
+    @office.exception_handler(LoginRequired)
+    async def login_required(request: Request, exc: LoginRequired) -> Response:
+        base = base_path(request)
+        target = request.url.path if request.method == "GET" else f"{base}/"
+        return RedirectResponse(f"{base}/login?expired=1&next={quote(target)}",
+                                status_code=303)
+
+    @office.exception_handler(RequestValidationError)
+    async def invalid(request: Request, exc: RequestValidationError) -> Response:
+        return render(request, "error.html", staff=getattr(request.state, "staff", None),
+                      title="Formulir tidak lengkap", status=400,
+                      message="Ada isian formulir yang kosong atau tidak sah. Tidak ada yang "
+                              "diubah.")
+
+    @office.exception_handler(StarletteHTTPException)
+    async def http_error(request: Request, exc: StarletteHTTPException) -> Response:
+        title = "Tidak ditemukan" if exc.status_code == 404 else "Permintaan ditolak"
+        return render(request, "error.html", staff=getattr(request.state, "staff", None),
+                      title=title, message=str(exc.detail), status=exc.status_code)
+
+    for page in PAGES:
+        office.include_router(page.router)
+    return office
