@@ -15,14 +15,25 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import RedirectResponse, Response
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
-from backoffice.pages import auth, staff_admin
+from backoffice.pages import auth, files, staff_admin
 from backoffice.parts import OfficeParts
 from backoffice.web import Denied, LoginRequired, base_path, render
+from service.office import OfficeError
 
 __all__ = ["PAGES", "OfficeParts", "create_office_app"]
 
 # The console's pages, in navigation order. A new page: add its module here.
-PAGES = (auth, staff_admin)
+PAGES = (auth, files, staff_admin)
+
+
+# The service layer's refusal codes as pages: (HTTP status, title).
+REFUSALS = {
+    "not_found": (404, "Tidak ditemukan"),
+    "wrong_role": (403, "Bukan peran Anda"),
+    "wrong_step": (403, "Bukan tahapnya"),
+    "closed": (403, "Permohonan sudah ditutup"),
+    "bad_input": (400, "Isian belum lengkap"),
+}
 
 
 def create_office_app(get_parts: Callable[[], OfficeParts]) -> FastAPI:
@@ -33,6 +44,13 @@ def create_office_app(get_parts: Callable[[], OfficeParts]) -> FastAPI:
     async def denied(request: Request, exc: Denied) -> Response:
         return render(request, "error.html", staff=getattr(request.state, "staff", None),
                       title=exc.title, message=exc.message, status=exc.status)
+
+    @office.exception_handler(OfficeError)
+    async def refused(request: Request, exc: OfficeError) -> Response:
+        status, title = REFUSALS.get(exc.code, (403, "Tidak diizinkan"))
+        return render(request, "error.html", staff=getattr(request.state, "staff", None),
+                      title=title, status=status,
+                      message=f"{exc} Tidak ada yang diubah.")
 
     @office.exception_handler(LoginRequired)
     async def login_required(request: Request, exc: LoginRequired) -> Response:

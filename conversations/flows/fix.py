@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from conversations.flows.common import go_menu, nav
-from conversations.turn import REPROMPT, STAY, UNHANDLED, Turn, step
+from conversations.turn import REPROMPT, STAY, UNHANDLED, Turn, global_choice, goto_step, step
 from conversations.types import ApplicationView, Choice, InboundEvent, ResubmitDocuments
 from licensing.catalog import CatalogEntry, Requirement
 
@@ -73,3 +73,15 @@ class FixScans:
             go_menu(turn)
             return STAY
         return UNHANDLED
+
+
+@global_choice("fix")
+def start_fix(turn: Turn, reg_no: str) -> None:
+    """The button on the office's "please correct" message: straight to the fix steps."""
+    app = next((a for a in turn.ctx.applications if a.reg_no == reg_no), None)
+    if app is None or not app.rejected or app.status != "open":
+        turn.say("fix.not_found")
+        go_menu(turn)
+        return
+    turn.data["fix"] = {"reg_no": reg_no, "scans": {}}
+    goto_step(turn, "fix.scans", history=["menu.main"])

@@ -1,0 +1,192 @@
+"""The files: my queue, search, one application (scans, actions, control card, exports)."""
+
+from __future__ import annotations
+
+import asyncio
+import csv
+import io
+from typing import Annotated
+from zoneinfo import ZoneInfo
+
+from fastapi import APIRouter, Form, Request
+from fastapi.responses import FileResponse, HTMLResponse, RedirectResponse, Response
+from sqlalchemy import select
+from starlette.datastructures import FormData
+
+from backoffice.deps import CurrentStaff, PartsDep, SessionDep
+from backoffice.web import ROLE_NAMES, Denied, add_nav, base_path, environment, render, step_label
+from licensing.catalog import CatalogEntry, Role
+from licensing.dates import format_datetime
+from licensing.permit.render import html_to_pdf
+from service import office
+from service.staff import SignedIn
+from storage.models import Application, ApplicationEvent, Blob
+
+router = APIRouter()
+FILE_ROLES = tuple(r.value for r in Role if r not in (Role.APPLICANT, Role.ADMIN))
+add_nav("/queue", "Antrean saya", FILE_ROLES)
+add_nav("/search", "Cari berkas", FILE_ROLES)
+
+
+def _no_admin(staff: SignedIn) -> None:
+    if staff.role == Role.ADMIN.value:
+        raise Denied("Admin mengelola akun staf dan tidak membuka berkas permohonan.")
+
+
+@router.get("/queue", response_class=HTMLResponse)
+async def my_queue(request: Request, parts: PartsDep, staff: CurrentStaff,
+                   db: SessionDep) -> Response:
+    _no_admin(staff)
+    rows = await office.queue(db, catalog=parts.catalog, calendar=parts.calendar, actor=staff,
+                              now=parts.now())
+    return render(request, "queue.html", staff=staff, rows=rows)
+
+
+@router.get("/search", response_class=HTMLResponse)
+async def search(request: Request, staff: CurrentStaff, db: SessionDep,
+                 q: str = "") -> Response:
+    _no_admin(staff)
+    found = await office.search(db, actor=staff, text=q)
+    rows = [{"app": a, "nik": office.mask_nik(a.nik, staff.role)} for a in found]
+    return render(request, "search.html", staff=staff, q=q, rows=rows)
+
+
+def _step_name(entry: CatalogEntry, code: str | None) -> str:
+    if code is None:
+        return "—"
+    try:
+        return step_label(entry.step(code))
+    except KeyError:
+        return code
+
+
+def _card_rows(entry: CatalogEntry, events: list[ApplicationEvent]) -> list[dict[str, str]]:
+    tz = entry.region.timezone
+    return [{"at": format_datetime(e.at, "id", tz), "actor": e.actor,
+             "role": ROLE_NAMES.get(e.role, e.role),
+             "action": office.ACTION_NAMES.get(e.action, e.action),
+             "from": _step_name(entry, e.from_step), "to": _step_name(entry, e.to_step),
+             "note": e.note or ""} for e in events]
+
+
+async def _file(db: SessionDep, parts: PartsDep, staff: SignedIn,
+                reg_no: str) -> tuple[Application, CatalogEntry]:
+    _no_admin(staff)
+    app = await office.load_file(db, actor=staff, reg_no=reg_no)
+    return app, parts.catalog.get(app.region, app.profession)
+
+
+@router.get("/applications/{reg_no}", response_class=HTMLResponse)
+async def application_page(request: Request, parts: PartsDep, staff: CurrentStaff,
+                           db: SessionDep, reg_no: str, done: str = "") -> Response:
+    app, entry = await _file(db, parts, staff, reg_no)
+    events = await office.control_card(db, app.id)
+    state = office.file_state(app, entry, events)
+    mine = state.step.role.value == staff.role
+    shas = [d.blob_sha256 for d in app.documents]
+    blobs = {b.sha256: b for b in (await db.scalars(
+        select(Blob).where(Blob.sha256.in_(shas)))).all()} if shas else {}
+    documents = [{"doc": d, "title": entry.requirement(d.requirement_code).title,
+                  "media_type": blobs[d.blob_sha256].media_type if d.blob_sha256 in blobs
+                  else ""} for d in app.documents]
+    tz = ZoneInfo(entry.region.timezone)
+    return render(
+        request, "application.html", staff=staff, app=app, entry=entry, state=state,
+        mine=mine, documents=documents, card=_card_rows(entry, events),
+        nik=office.mask_nik(app.nik, staff.role),
+        days_left=office.days_left(app, entry, parts.calendar, parts.now()),
+        submitted=format_datetime(app.submitted_at, "id", entry.region.timezone),
+        since=app.step_since.astimezone(tz), action_names=office.ACTION_NAMES,
+        recommendations=office.RECOMMENDATIONS, flash=done,
+        note_required=office.NOTE_REQUIRED)
+
+
+def _back(request: Request, reg_no: str, message: str) -> Response:
+    return RedirectResponse(f"{base_path(request)}/applications/{reg_no}?done={message}",
+                            status_code=303)
+
+
+def _decisions(form: FormData) -> dict[str, office.Decision]:
+    out = {}
+    for key, value in form.multi_items():
+        if key.startswith("d_") and isinstance(value, str) and value:
+            code = key[2:]
+            reason = form.get(f"r_{code}")
+            out[code] = office.Decision(value, reason if isinstance(reason, str) else "")
+    return out
+
+
+@router.post("/applications/{reg_no}/review")
+async def review(request: Request, parts: PartsDep, staff: CurrentStaff, reg_no: str,
+                 step: Annotated[str, Form()]) -> Response:
+    _no_admin(staff)
+    form = await request.form()
+    result = await office.review_documents(
+        parts.sessions, catalog=parts.catalog, calendar=parts.calendar, actor=staff,
+        reg_no=reg_no, step=step, decisions=_decisions(form), now=parts.now())
+    message = {"rejected": "Penolakan dikirim ke pemohon dalam satu pesan.",
+               "accepted": "Semua berkas diterima; tanda terima dikirim ke pemohon.",
+               "moved": "Semua berkas diterima; berkas pindah ke tahap berikutnya."}[result]
+    return _back(request, reg_no, message)
+
+
+@router.post("/applications/{reg_no}/act")
+async def act(request: Request, parts: PartsDep, staff: CurrentStaff, reg_no: str,
+              step: Annotated[str, Form()], action: Annotated[str, Form()],
+              note: Annotated[str, Form()] = "",
+              recommendation: Annotated[str, Form()] = "") -> Response:
+    _no_admin(staff)
+    await office.act(parts.sessions, catalog=parts.catalog, calendar=parts.calendar,
+                     actor=staff, reg_no=reg_no, step=step, action=action, note=note,
+                     recommendation=recommendation or None, now=parts.now())
+    return _back(request, reg_no, f"Tercatat: {office.ACTION_NAMES.get(action, action)}.")
+
+
+@router.get("/applications/{reg_no}/documents/{code}")
+async def document(parts: PartsDep, staff: CurrentStaff, db: SessionDep, reg_no: str,
+                   code: str) -> Response:
+    """The scan itself, shown in the browser; only to staff of the file's region."""
+    app, _ = await _file(db, parts, staff, reg_no)
+    doc = next((d for d in app.documents if d.requirement_code == code), None)
+    blob = await db.get(Blob, doc.blob_sha256) if doc is not None else None
+    if doc is None or blob is None or not parts.files.exists(blob.sha256):
+        raise Denied("Berkas itu tidak ada.", status=404, title="Tidak ditemukan")
+    ext = {"application/pdf": "pdf", "image/jpeg": "jpg", "image/png": "png"}.get(
+        blob.media_type, "bin")
+    return FileResponse(parts.files.path_for(blob.sha256), media_type=blob.media_type,
+                        filename=f"{reg_no}-{code}.{ext}", content_disposition_type="inline",
+                        headers={"Cache-Control": "private, no-store",
+                                 "X-Content-Type-Options": "nosniff"})
+
+
+CARD_COLUMNS = ("Waktu", "Petugas", "Peran", "Tindakan", "Dari tahap", "Ke tahap", "Catatan")
+
+
+@router.get("/applications/{reg_no}/card.csv")
+async def card_csv(parts: PartsDep, staff: CurrentStaff, db: SessionDep,
+                   reg_no: str) -> Response:
+    app, entry = await _file(db, parts, staff, reg_no)
+    rows = _card_rows(entry, await office.control_card(db, app.id))
+    out = io.StringIO()
+    writer = csv.writer(out)
+    writer.writerow(CARD_COLUMNS)
+    for r in rows:
+        writer.writerow([r["at"], r["actor"], r["role"], r["action"], r["from"], r["to"],
+                         r["note"]])
+    return Response(out.getvalue(), media_type="text/csv; charset=utf-8", headers={
+        "Content-Disposition": f'attachment; filename="kartu-kendali-{reg_no}.csv"',
+        "Cache-Control": "private, no-store"})
+
+
+@router.get("/applications/{reg_no}/card.pdf")
+async def card_pdf(parts: PartsDep, staff: CurrentStaff, db: SessionDep,
+                   reg_no: str) -> Response:
+    app, entry = await _file(db, parts, staff, reg_no)
+    rows = _card_rows(entry, await office.control_card(db, app.id))
+    html = environment().get_template("card_pdf.html").render(
+        app=app, entry=entry, rows=rows, columns=CARD_COLUMNS,
+        printed=format_datetime(parts.now(), "id", entry.region.timezone))
+    pdf = await asyncio.to_thread(html_to_pdf, html)
+    return Response(pdf, media_type="application/pdf", headers={
+        "Content-Disposition": f'inline; filename="kartu-kendali-{reg_no}.pdf"',
+        "Cache-Control": "private, no-store"})
