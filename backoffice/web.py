@@ -26,6 +26,8 @@ ROLE_NAMES = {
     "head_of_office": "Kepala dinas",
     "complaint_officer": "Petugas pengaduan",
     "admin": "Admin",
+    "applicant": "Pemohon",
+    "system": "Sistem",
 }
 
 _id = Translator("id")
