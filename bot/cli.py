@@ -91,6 +91,25 @@ def cmd_serve(args: argparse.Namespace, settings: Settings) -> int:
     return 0
 
 
+def cmd_telegram_set_webhook(args: argparse.Namespace, settings: Settings) -> int:
+    from bot.channels.telegram.channel import make_bot, set_webhook
+
+    if not (settings.telegram_token and settings.telegram_webhook_url):
+        print("set IZIN_TELEGRAM_TOKEN and IZIN_TELEGRAM_WEBHOOK_URL", file=sys.stderr)
+        return 1
+
+    async def main() -> None:
+        bot = make_bot(settings)
+        try:
+            await set_webhook(bot, settings)
+        finally:
+            await bot.session.close()
+
+    asyncio.run(main())
+    print(f"webhook set: {settings.telegram_webhook_url}")
+    return 0
+
+
 def parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="izin", description="Izin: practice-permit assistant")
     sub = p.add_subparsers(dest="command", required=True)
@@ -116,6 +135,11 @@ def parser() -> argparse.ArgumentParser:
 
     db = sub.add_parser("db", help="database").add_subparsers(dest="db_command", required=True)
     db.add_parser("upgrade", help="apply migrations").set_defaults(func=cmd_db_upgrade)
+
+    tg = sub.add_parser("telegram", help="the Telegram bot").add_subparsers(
+        dest="telegram_command", required=True)
+    tg.add_parser("set-webhook", help="register IZIN_TELEGRAM_WEBHOOK_URL with its secret"
+                  ).set_defaults(func=cmd_telegram_set_webhook)
 
     add_permit_commands(sub)
     add_staff_commands(sub)

@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Sequence
 from contextlib import asynccontextmanager
 from datetime import timedelta
 
-from fastapi import FastAPI
+from fastapi import APIRouter, FastAPI
 
 # The one import from bot into backoffice (allowed by name in pyproject's layers contract):
 # the composition root mounts the console; the console never imports bot.
@@ -16,7 +16,9 @@ from bot.settings import Settings
 from bot.web.verify import router as verify_routes
 
 
-def create_http_app(settings: Settings | None = None, *, app: App | None = None) -> FastAPI:
+def create_http_app(settings: Settings | None = None, *, app: App | None = None,
+                    channel_routes: Sequence[APIRouter] = ()) -> FastAPI:
+    """`channel_routes`: webhooks of the channels `izin serve` runs (Telegram)."""
     # A given app is usable at once (ASGI transports in tests do not run the lifespan).
     state: dict[str, App] = {"app": app} if app is not None else {}
 
@@ -37,6 +39,8 @@ def create_http_app(settings: Settings | None = None, *, app: App | None = None)
         return {"ok": True, "standards": len(current.catalog)}
 
     http.include_router(verify_routes(lambda: state["app"]))
+    for routes in channel_routes:
+        http.include_router(routes)
     http.mount("/office", create_office_app(lambda: office_parts(state["app"])))
 
     return http

@@ -17,18 +17,32 @@ log = logging.getLogger(__name__)
 
 async def serve(settings: Settings) -> None:
     app = await build(settings)
+    telegram = None
     try:
-        http = create_http_app(app=app)
+        routes = []
+        if settings.telegram_token is not None:
+            from bot.channels.telegram.channel import TelegramChannel
+
+            telegram = TelegramChannel.from_settings(app, settings)
+            if settings.telegram_webhook_url:
+                routes.append(telegram.router())
+        http = create_http_app(app=app, channel_routes=routes)
         config = uvicorn.Config(http, host=settings.http_host, port=settings.http_port,
                                 log_level=settings.log_level.lower())
         log.info("serving on http://%s:%s (database: %s)", settings.http_host,
                  settings.http_port, "sqlite" if "sqlite" in settings.db_url else "postgresql")
         stop = asyncio.Event()
         jobs = asyncio.create_task(run_jobs(app, stop))
+        if telegram is not None:  # polling without a webhook URL
+            await telegram.start(stop, polling=not settings.telegram_webhook_url)
         try:
             await uvicorn.Server(config).serve()
         finally:
             stop.set()
             await jobs
+            if telegram is not None:
+                await telegram.wait()
     finally:
+        if telegram is not None:
+            await telegram.close()
         await app.close()

@@ -29,6 +29,8 @@ class Settings(BaseSettings):
     telegram_api_base: str | None = None
     telegram_webhook_url: str | None = None
     telegram_webhook_secret: SecretStr | None = None
+    telegram_rate_per_second: float = Field(default=30, gt=0)  # Bot API: ~30 messages/s
+    telegram_per_chat_interval: float = Field(default=1.0, ge=0)  # ~1 message/s per chat
 
     whatsapp_token: SecretStr | None = None
     whatsapp_phone_number_id: str | None = None

@@ -1,0 +1,192 @@
+"""The Telegram channel assembled: bot, sender, dispatcher, update worker, and the two
+ways updates arrive (long polling, or the webhook route on the FastAPI app)."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import hashlib
+import hmac
+import logging
+import secrets
+from typing import Any
+
+from aiogram import Bot
+from aiogram.client.session.aiohttp import AiohttpSession
+from aiogram.client.telegram import TelegramAPIServer
+from aiogram.exceptions import TelegramAPIError, TelegramRetryAfter
+from aiogram.types import BotCommand
+from fastapi import APIRouter, Request, Response
+
+from bot.channels.telegram import CHANNEL
+from bot.channels.telegram.inbound import ALLOWED_UPDATES, Downloader, chat_of, parse, to_payload
+from bot.channels.telegram.sender import TelegramSender
+from bot.channels.telegram.worker import UpdateWorker
+from bot.composition import App
+from bot.settings import Settings
+from conversations.i18n import Translator
+from notifications.runner import Dispatcher
+
+log = logging.getLogger(__name__)
+
+SECRET_HEADER = "X-Telegram-Bot-Api-Secret-Token"
+WEBHOOK_PATH = "/webhooks/telegram"
+COMMANDS = {  # command per language -> the description key in commands.j2
+    "id": [("start", "start"), ("status", "status"), ("bantuan", "help"),
+           ("batal", "cancel"), ("pengaduan", "complaint")],
+    "en": [("start", "start"), ("status", "status"), ("help", "help"),
+           ("cancel", "cancel"), ("complaint", "complaint")],
+}
+
+
+def make_bot(settings: Settings) -> Bot:
+    if settings.telegram_token is None:
+        raise ValueError("IZIN_TELEGRAM_TOKEN is not set")
+    # IZIN_TELEGRAM_API_BASE: a local Bot API server, or the tests' fake one.
+    base = settings.telegram_api_base
+    session = AiohttpSession(api=TelegramAPIServer.from_base(base)) if base else AiohttpSession()
+    return Bot(settings.telegram_token.get_secret_value(), session=session)
+
+
+def webhook_secret(settings: Settings) -> str:
+    """IZIN_TELEGRAM_WEBHOOK_SECRET, or one derived from the token (so `set-webhook` and
+    `serve` agree without another setting). Telegram allows [A-Za-z0-9_-], 1-256."""
+    if settings.telegram_webhook_secret is not None:
+        return settings.telegram_webhook_secret.get_secret_value()
+    assert settings.telegram_token is not None
+    token = settings.telegram_token.get_secret_value().encode()
+    return hmac.new(token, b"izin-telegram-webhook", hashlib.sha256).hexdigest()
+
+
+class TelegramChannel:
+    def __init__(self, app: App, bot: Bot, *, secret: str, rate_per_second: float = 30,
+                 per_chat_interval: float = 1.0, idle_poll: float = 1.0) -> None:
+        self.app = app
+        self.bot = bot
+        self.secret = secret
+        self.sender = TelegramSender(bot, app.files)
+        self.dispatcher = Dispatcher(app.sessions, self.sender, rate_per_second=rate_per_second,
+                                     per_chat_interval=per_chat_interval,
+                                     clock=app.runtime.clock)
+        self.worker = UpdateWorker(app.runtime, bot, Downloader(bot, app.files),
+                                   on_handled=self.dispatcher.wake, idle_poll=idle_poll)
+        self._tasks: set[asyncio.Task[None]] = set()
+
+    @staticmethod
+    def from_settings(app: App, settings: Settings) -> TelegramChannel:
+        return TelegramChannel(app, make_bot(settings), secret=webhook_secret(settings),
+                               rate_per_second=settings.telegram_rate_per_second,
+                               per_chat_interval=settings.telegram_per_chat_interval)
+
+    # ---- running ----
+    async def start(self, stop: asyncio.Event, *, polling: bool) -> None:
+        """Commands, then the worker and the dispatcher (and the poller) as tasks."""
+        await set_commands(self.bot)
+        if polling:
+            await self.bot.delete_webhook()  # getUpdates is refused while a webhook is set
+        self._spawn(self.worker.run(stop))
+        self._spawn(self.dispatcher.run(stop))
+        if polling:
+            self._spawn(self.poll(stop))
+
+    def _spawn(self, coro: Any) -> None:
+        task = asyncio.create_task(coro)
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
+
+    async def wait(self) -> None:
+        await asyncio.gather(*list(self._tasks), return_exceptions=True)
+
+    async def close(self) -> None:
+        await self.bot.session.close()
+
+    # ---- receiving ----
+    async def accept(self, payload: dict[str, Any]) -> bool:
+        """Record one update durably (deduplicated by update_id); False when it is not one
+        this channel handles (answered 200 all the same, so Telegram stops sending it)."""
+        update = parse(payload)
+        chat = chat_of(update)
+        if chat is None:
+            return False
+        await self.app.runtime.record_pending(
+            channel=CHANNEL, platform_id=str(update.update_id), chat_key=f"{CHANNEL}:{chat}",
+            payload=payload)
+        self.worker.wake()
+        return True
+
+    async def poll(self, stop: asyncio.Event, *, timeout: int = 25) -> None:
+        """getUpdates: record each update, then confirm it with the next offset."""
+        offset: int | None = None
+        failures = 0
+        while not stop.is_set():
+            fetch = asyncio.ensure_future(self.bot.get_updates(
+                offset=offset, timeout=timeout, allowed_updates=ALLOWED_UPDATES,
+                request_timeout=timeout + 10))
+            stopper = asyncio.ensure_future(stop.wait())
+            await asyncio.wait({fetch, stopper}, return_when=asyncio.FIRST_COMPLETED)
+            stopper.cancel()
+            if not fetch.done():
+                fetch.cancel()
+                with contextlib.suppress(asyncio.CancelledError, TelegramAPIError):
+                    await fetch
+                return
+            try:
+                updates = fetch.result()
+            except TelegramRetryAfter as exc:
+                await _sleep(stop, exc.retry_after)
+                continue
+            except TelegramAPIError as exc:
+                failures += 1
+                log.warning("getUpdates failed (%s); retrying", type(exc).__name__)
+                await _sleep(stop, min(2 ** failures, 60))
+                continue
+            failures = 0
+            for update in updates:
+                # Recorded before the offset moves past it: a crash here loses nothing.
+                await self.accept(to_payload(update))
+                offset = update.update_id + 1
+
+    # ---- the webhook route ----
+    def router(self) -> APIRouter:
+        routes = APIRouter()
+        expected = self.secret.encode()
+
+        @routes.post(WEBHOOK_PATH, include_in_schema=False)
+        async def telegram_webhook(request: Request) -> Response:
+            got = request.headers.get(SECRET_HEADER, "").encode()
+            if not secrets.compare_digest(got, expected):
+                return Response(status_code=401)
+            try:
+                payload = await request.json()
+                if not isinstance(payload, dict) or not isinstance(
+                        payload.get("update_id"), int):
+                    raise ValueError("not an update")
+                await self.accept(payload)
+            except ValueError:  # includes pydantic's ValidationError
+                return Response(status_code=400)
+            return Response(status_code=200)
+
+        return routes
+
+
+async def set_commands(bot: Bot) -> None:
+    """The command menu in Indonesian (also the default for other languages) and English."""
+    for lang, commands in COMMANDS.items():
+        t = Translator(lang)
+        menu = [BotCommand(command=c, description=t(f"commands.{key}")) for c, key in commands]
+        await bot.set_my_commands(menu, language_code=lang)
+        if lang == "id":
+            await bot.set_my_commands(menu)
+
+
+async def set_webhook(bot: Bot, settings: Settings) -> None:
+    if not settings.telegram_webhook_url:
+        raise ValueError("IZIN_TELEGRAM_WEBHOOK_URL is not set")
+    await bot.set_webhook(url=settings.telegram_webhook_url,
+                          secret_token=webhook_secret(settings),
+                          allowed_updates=ALLOWED_UPDATES, drop_pending_updates=False)
+
+
+async def _sleep(stop: asyncio.Event, seconds: float) -> None:
+    with contextlib.suppress(TimeoutError):
+        await asyncio.wait_for(stop.wait(), seconds)
