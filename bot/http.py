@@ -7,6 +7,7 @@ from contextlib import asynccontextmanager
 
 from fastapi import FastAPI
 
+from bot.channels.whatsapp.webhook import whatsapp_routes
 from bot.composition import App, build
 from bot.settings import Settings
 from bot.web.verify import router as verify_routes
@@ -33,5 +34,6 @@ def create_http_app(settings: Settings | None = None, *, app: App | None = None)
         return {"ok": True, "standards": len(current.catalog)}
 
     http.include_router(verify_routes(lambda: state["app"]))
+    http.include_router(whatsapp_routes(lambda: state["app"]))
 
     return http

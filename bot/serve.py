@@ -7,6 +7,8 @@ import logging
 
 import uvicorn
 
+from bot.channels.whatsapp.channel import build_channel as build_whatsapp
+from bot.channels.whatsapp.channel import configured as whatsapp_configured
 from bot.composition import build
 from bot.http import create_http_app
 from bot.jobs import run_forever as run_jobs
@@ -25,10 +27,15 @@ async def serve(settings: Settings) -> None:
                  settings.http_port, "sqlite" if "sqlite" in settings.db_url else "postgresql")
         stop = asyncio.Event()
         jobs = asyncio.create_task(run_jobs(app, stop))
+        channels = []
+        if whatsapp_configured(settings):
+            log.info("whatsapp: dispatcher and inbound worker started")
+            channels.append(asyncio.create_task(build_whatsapp(app).run(stop)))
         try:
             await uvicorn.Server(config).serve()
         finally:
             stop.set()
             await jobs
+            await asyncio.gather(*channels)
     finally:
         await app.close()
