@@ -106,10 +106,12 @@ def _secret(value: str) -> Any:
 
 @asynccontextmanager
 async def harness(settings: Settings, clock: Callable[[], datetime],
-                  **graph_kwargs: Any) -> AsyncIterator[Harness]:
-    graph = FakeGraphAPI(**graph_kwargs)
+                  graph_clock: Callable[[], float] | None = None,
+                  **settings_extra: Any) -> AsyncIterator[Harness]:
+    """`graph_clock` drives the fake's throughput windows (default: real time)."""
+    graph = FakeGraphAPI(clock=graph_clock) if graph_clock else FakeGraphAPI()
     base = await graph.start()
-    app = await build(whatsapp_settings(settings, base), migrate=False)
+    app = await build(whatsapp_settings(settings, base, **settings_extra), migrate=False)
     app.runtime.clock = clock
     codes = iter(f"W{n:05d}" for n in range(1, 100_000))
     app.runtime.new_code = lambda: next(codes)

@@ -69,6 +69,7 @@ class WhatsAppSender:
         self.clock = clock
         self._accepted_parts: dict[int, tuple[int, str]] = {}  # outbox id -> (n, last wamid)
         self._media_ids: dict[str, tuple[str, datetime]] = {}
+        self._refusals: dict[int, int] = {}  # outbox id -> rate-limit refusals so far
 
     async def send(self, delivery: Delivery) -> SendResult:
         who = await self._recipient(delivery.outbox_id)
@@ -82,7 +83,7 @@ class WhatsAppSender:
         except GraphError as exc:
             if exc.code == OUTSIDE_WINDOW:  # our clock and theirs disagree: use the template
                 return await self._send_template(delivery, who)
-            return self._failure(exc, delivery)
+            return await self._failure(exc, delivery)
         except httpx.TransportError as exc:
             return SendResult(ok=False, error=f"network: {type(exc).__name__}")
         return SendResult(ok=True, platform_message_id=wamid)
@@ -99,6 +100,7 @@ class WhatsAppSender:
             wamid = await self.client.send({"to": delivery.chat_id, **body})
             self._accepted_parts[delivery.outbox_id] = (i + 1, wamid)
         self._accepted_parts.pop(delivery.outbox_id, None)
+        self._refusals.pop(delivery.outbox_id, None)
         return wamid
 
     async def _send_template(self, delivery: Delivery, who: _Recipient) -> SendResult:
@@ -120,21 +122,35 @@ class WhatsAppSender:
         except GraphError as exc:
             if exc.code == OUTSIDE_WINDOW:
                 return SendResult(ok=False, permanent=True, error=exc.describe())
-            return self._failure(exc, delivery)
+            return await self._failure(exc, delivery)
         except httpx.TransportError as exc:
             return SendResult(ok=False, error=f"network: {type(exc).__name__}")
         async with self.sessions() as session, session.begin():
             await session.execute(update(OutboxMessage).where(
                 OutboxMessage.id == delivery.outbox_id).values(template_name=spec.name))
+        self._accepted_parts.pop(delivery.outbox_id, None)
+        self._refusals.pop(delivery.outbox_id, None)
         return SendResult(ok=True, platform_message_id=wamid)
 
-    def _failure(self, exc: GraphError, delivery: Delivery) -> SendResult:
+    async def _failure(self, exc: GraphError, delivery: Delivery) -> SendResult:
+        result = self._classify(exc, delivery)
+        if exc.code in RATE_LIMITS:
+            # A refusal for our pace is no attempt at the message: a long storm must not
+            # use up the row's attempts and lose it (the claim counted one; undo it).
+            async with self.sessions() as session, session.begin():
+                await session.execute(update(OutboxMessage).where(
+                    OutboxMessage.id == delivery.outbox_id, OutboxMessage.attempts > 0)
+                    .values(attempts=OutboxMessage.attempts - 1))
+        return result
+
+    def _classify(self, exc: GraphError, delivery: Delivery) -> SendResult:
         error = exc.describe()
         if exc.code == UNDELIVERABLE:
             return SendResult(ok=False, unreachable=True, error=error)
         if exc.code in RATE_LIMITS:
-            return SendResult(ok=False, retry_after=rate_limit_backoff(delivery.attempts),
-                              error=error)
+            refusals = self._refusals.get(delivery.outbox_id, 0) + 1
+            self._refusals[delivery.outbox_id] = refusals
+            return SendResult(ok=False, retry_after=rate_limit_backoff(refusals), error=error)
         if exc.http_status >= 500 or exc.code in TRANSIENT or exc.http_status == 429:
             return SendResult(ok=False, error=error)  # the dispatcher's backoff
         return SendResult(ok=False, permanent=True, error=error)
