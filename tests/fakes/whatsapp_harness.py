@@ -3,6 +3,7 @@ sender and dispatcher, real httpx against the fake Graph API on 127.0.0.1."""
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
@@ -62,7 +63,7 @@ class Harness:
         before = len(self.graph.to(wa_id))
         if line.startswith("/upload "):
             path = Path(line.split(" ", 1)[1])
-            data = path.read_bytes()
+            data = await asyncio.to_thread(path.read_bytes)
             if path.suffix in (".jpg", ".jpeg", ".png"):
                 mime = "image/png" if path.suffix == ".png" else "image/jpeg"
                 await self.send(wa_id, wa.image(self.graph.add_media(data, mime), data, mime))

@@ -12,7 +12,7 @@ import contextlib
 import logging
 import weakref
 from collections import OrderedDict
-from collections.abc import Callable
+from collections.abc import AsyncIterator, Callable
 from typing import Any
 
 import httpx
@@ -118,9 +118,10 @@ class InboundWorker:
             try:
                 info = await self.client.media_info(media.id)
                 declared = _int(info.get("file_size"))
-                async with self.client.download(str(info["url"])) as resp:
-                    blob = await self.app.files.ingest(resp.aiter_bytes(CHUNK_SIZE),
-                                                       declared_size=declared)
+                # Opened on the store's first pull: a declared size over the limit is
+                # refused without downloading a byte.
+                blob = await self.app.files.ingest(self._bytes(str(info["url"])),
+                                                   declared_size=declared)
                 return InboundEvent.upload(blob.sha256, blob.kind, blob.size), blob
             except UploadRejected as exc:
                 params = {"limit_mb": _mb(exc.limit)} if exc.code == "too_large" else {}
@@ -130,6 +131,12 @@ class InboundWorker:
                             attempt + 1, type(exc).__name__)
                 await asyncio.sleep(self.retry_pause * 2 ** attempt)
         return InboundEvent.upload_rejected("download_failed"), None
+
+
+    async def _bytes(self, url: str) -> AsyncIterator[bytes]:
+        async with self.client.download(url) as resp:
+            async for chunk in resp.aiter_bytes(CHUNK_SIZE):
+                yield chunk
 
 
 def _int(value: Any) -> int | None:
