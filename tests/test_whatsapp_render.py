@@ -29,7 +29,8 @@ def test_three_choices_are_reply_buttons_with_short_titles() -> None:
 
 
 def test_titles_that_collide_once_cut_become_a_list() -> None:
-    choices = (Choice("a", "Scan fotokopi ijazah asli"), Choice("b", "Scan fotokopi ijazah legalisir"))
+    choices = (Choice("a", "Scan fotokopi ijazah asli"),
+               Choice("b", "Scan fotokopi ijazah legalisir"))
     (part,) = render(OutMessage(kind="choices", text="Ganti yang mana?", choices=choices), "id")
     inter = part.body["interactive"]
     assert inter["type"] == "list"
