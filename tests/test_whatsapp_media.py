@@ -187,3 +187,12 @@ async def test_a_menu_longer_than_a_list_is_numbered_and_takes_a_typed_number(
         assert int(number) > 10
         (reply,) = await h.say(WA_ID, number)
         assert "Kota Uji 07" in reply.text
+
+
+async def test_a_voice_note_is_answered_with_the_accepted_types(wa_h: Harness) -> None:
+    await _to_upload_step(wa_h)
+    await wa_h.send(WA_ID, {"type": "audio", "audio": {"id": "a1", "mime_type": "audio/ogg",
+                                                      "voice": True}})
+    await wa_h.run()
+    assert "Jenis berkas itu tidak diterima" in wa_h.graph.to(WA_ID)[-2].text
+    assert not [p for _, p in wa_h.graph.requests if p.endswith("/a1")]

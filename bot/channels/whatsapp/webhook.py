@@ -26,6 +26,7 @@ from bot.composition import App
 log = logging.getLogger(__name__)
 
 IGNORED_TYPES = {"reaction"}  # nothing to answer
+MAX_BODY = 3 * 1024 * 1024  # Meta batches at most a few KB per change; refuse floods
 
 
 def whatsapp_routes(get_app: Callable[[], App]) -> APIRouter:
@@ -48,7 +49,12 @@ def whatsapp_routes(get_app: Callable[[], App]) -> APIRouter:
         secret = app.settings.whatsapp_app_secret
         if secret is None:
             return PlainTextResponse("whatsapp is not configured", status_code=503)
+        declared = request.headers.get("content-length") or "0"
+        if not declared.isdigit() or int(declared) > MAX_BODY:
+            return PlainTextResponse("body too large", status_code=413)
         raw = await request.body()
+        if len(raw) > MAX_BODY:
+            return PlainTextResponse("body too large", status_code=413)
         verdict = check(raw, request.headers.get("x-hub-signature-256"),
                         secret.get_secret_value())
         if verdict is Verdict.MISSING:
