@@ -206,3 +206,26 @@ async def test_a_130429_storm_loses_nothing_and_sends_nothing_twice(
         assert [s.text for s in wa_h.graph.to(wa_id) if s.type == "text"] == [
             f"{wa_id}/{i}" for i in range(5)]  # each once, and in order
         assert all(counts[f"{wa_id}/{i}"] == 1 for i in range(5))
+
+
+async def test_a_network_error_is_retried_later(wa_h: Harness, clock: Clock) -> None:
+    import socket
+
+    from bot.channels.whatsapp.graph import GraphClient
+    from bot.channels.whatsapp.sender import WhatsAppSender
+    from notifications.dispatcher import Delivery
+
+    await _greeted(wa_h)
+    rid = await _notice(wa_h, clock, OutMessage(kind="text", text="x"))
+    with socket.socket() as s:  # a port nobody listens on
+        s.bind(("127.0.0.1", 0))
+        closed = s.getsockname()[1]
+    client = GraphClient(base=f"http://127.0.0.1:{closed}", token="t", phone_number_id="1")
+    sender = WhatsAppSender(client=client, sessions=wa_h.app.sessions, files=wa_h.app.files,
+                            templates=wa_h.sender.templates, clock=clock)
+    try:
+        result = await sender.send(Delivery.of(await _row(wa_h, rid)))
+    finally:
+        await client.aclose()
+    assert not result.ok and not result.permanent and not result.unreachable
+    assert (result.error or "").startswith("network")

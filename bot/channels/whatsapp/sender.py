@@ -134,6 +134,9 @@ class WhatsAppSender:
 
     async def _failure(self, exc: GraphError, delivery: Delivery) -> SendResult:
         result = self._classify(exc, delivery)
+        if result.permanent or result.unreachable:  # no retry will come for these parts
+            self._accepted_parts.pop(delivery.outbox_id, None)
+            self._refusals.pop(delivery.outbox_id, None)
         if exc.code in RATE_LIMITS:
             # A refusal for our pace is no attempt at the message: a long storm must not
             # use up the row's attempts and lose it (the claim counted one; undo it).
