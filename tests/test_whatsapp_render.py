@@ -93,3 +93,18 @@ def test_the_shipped_templates_load_and_a_broken_file_is_named(tmp_path: Path) -
     bad.write_text("templates:\n  x:\n    body: [text]\n")
     with pytest.raises(TemplateConfigError, match="needs a name"):
         Templates.load(bad)
+
+
+def test_a_template_speaks_the_applicants_language() -> None:
+    templates = Templates.load()
+    spec = templates.find("complaint_closed", "choices")
+    assert spec is not None
+    message = OutMessage(kind="choices", text="Sudah selesai?\nTiket ADU-1",
+                         choices=(Choice("!ks:ADU-1:yes", "Ya"), Choice("!ks:ADU-1:no", "Tidak")))
+    body = templates.build(spec, message, "en")["template"]
+    assert body["language"] == {"code": "en"}
+    assert [c["parameters"][0] for c in body["components"][1:]] == [
+        {"type": "payload", "payload": "!ks:ADU-1:yes"},
+        {"type": "payload", "payload": "!ks:ADU-1:no"}]
+    assert body["components"][0]["parameters"] == [
+        {"type": "text", "text": "Sudah selesai? Tiket ADU-1"}]
