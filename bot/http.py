@@ -11,6 +11,7 @@ from fastapi import APIRouter, FastAPI
 # The one import from bot into backoffice (allowed by name in pyproject's layers contract):
 # the composition root mounts the console; the console never imports bot.
 from backoffice.app import OfficeParts, create_office_app
+from bot.channels.whatsapp.webhook import whatsapp_routes
 from bot.composition import App, build
 from bot.settings import Settings
 from bot.web.verify import router as verify_routes
@@ -39,6 +40,7 @@ def create_http_app(settings: Settings | None = None, *, app: App | None = None,
         return {"ok": True, "standards": len(current.catalog)}
 
     http.include_router(verify_routes(lambda: state["app"]))
+    http.include_router(whatsapp_routes(lambda: state["app"]))
     for routes in channel_routes:
         http.include_router(routes)
     http.mount("/office", create_office_app(lambda: office_parts(state["app"])))

@@ -7,6 +7,8 @@ import logging
 
 import uvicorn
 
+from bot.channels.whatsapp.channel import build_channel as build_whatsapp
+from bot.channels.whatsapp.channel import configured as whatsapp_configured
 from bot.composition import build
 from bot.http import create_http_app
 from bot.jobs import run_forever as run_jobs
@@ -35,6 +37,10 @@ async def serve(settings: Settings) -> None:
         jobs = asyncio.create_task(run_jobs(app, stop))
         if telegram is not None:  # polling without a webhook URL
             await telegram.start(stop, polling=not settings.telegram_webhook_url)
+        channels = []
+        if whatsapp_configured(settings):
+            log.info("whatsapp: dispatcher and inbound worker started")
+            channels.append(asyncio.create_task(build_whatsapp(app).run(stop)))
         try:
             await uvicorn.Server(config).serve()
         finally:
@@ -42,6 +48,7 @@ async def serve(settings: Settings) -> None:
             await jobs
             if telegram is not None:
                 await telegram.wait()
+            await asyncio.gather(*channels)
     finally:
         if telegram is not None:
             await telegram.close()

@@ -37,6 +37,10 @@ class Settings(BaseSettings):
     whatsapp_app_secret: SecretStr | None = None
     whatsapp_verify_token: SecretStr | None = None
     whatsapp_api_base: str = "https://graph.facebook.com/v21.0"
+    whatsapp_rate_per_second: float = Field(default=80, gt=0)  # Cloud API default per number
+    whatsapp_per_chat_interval: float = Field(default=1.0, ge=0)
+    # Approved templates per notification type; default bot/channels/whatsapp/templates.yaml
+    whatsapp_templates: Path | None = None
 
     # The office's signing certificate (PKCS#12). Unset: a self-signed test certificate
     # is made in data_dir on first use, and every permit it signs says TEST.

@@ -144,6 +144,14 @@ class OutboxMessage(Base):
     dedupe_key: Mapped[str | None] = mapped_column(String(160))
     notification_type: Mapped[str | None] = mapped_column(String(40))
     urgent: Mapped[bool] = mapped_column(Boolean, default=True)
+    # What the platform reported after accepting the message (WhatsApp status webhooks):
+    # sent | delivered | read | failed; never moved backwards by a late webhook.
+    platform_status: Mapped[str | None] = mapped_column(String(12))
+    platform_error: Mapped[str | None] = mapped_column(Text)  # "131047: Re-engagement..."
+    delivered_at: Mapped[datetime | None]
+    read_at: Mapped[datetime | None]
+    # The approved template it went out as (outside WhatsApp's 24-hour window).
+    template_name: Mapped[str | None] = mapped_column(String(120))
 
 
 class Blob(Base):
@@ -390,3 +398,25 @@ class StaffSession(Base):
     csrf_token: Mapped[str] = mapped_column(String(64))
     created_at: Mapped[datetime]
     expires_at: Mapped[datetime]
+
+
+class WhatsAppStatus(Base):
+    """A status webhook (sent, delivered, read, failed) for one outgoing message.
+
+    Kept as it arrives, then applied to the outbox row with the same platform id; one
+    can arrive before the sender has recorded that id, so unapplied ones wait here.
+    """
+
+    __tablename__ = "whatsapp_statuses"
+    __table_args__ = (UniqueConstraint("wamid", "status", name="uq_whatsapp_statuses_wamid"),
+                      Index("ix_whatsapp_statuses_pending", "applied_at", "id"))
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    wamid: Mapped[str] = mapped_column(String(128))
+    status: Mapped[str] = mapped_column(String(12))  # sent | delivered | read | failed
+    at: Mapped[datetime]  # the platform's timestamp
+    recipient: Mapped[str | None] = mapped_column(String(64))
+    error_code: Mapped[int | None]
+    error: Mapped[str | None] = mapped_column(Text)
+    received_at: Mapped[datetime]
+    applied_at: Mapped[datetime | None]

@@ -1,0 +1,3 @@
+"""WhatsApp Cloud API channel: webhook, inbound worker, sender (see ARCHITECTURE.md)."""
+
+CHANNEL = "whatsapp"

@@ -1,0 +1,89 @@
+"""`/webhooks/whatsapp`: Meta's verification handshake (GET) and the signed webhook (POST).
+
+The POST is authenticated over the raw body before anything is parsed (401 without a
+signature, 403 with a wrong one; nothing is stored either way). Each message is then
+recorded durably, deduplicated by its wamid, and statuses are kept; only then does it
+answer 200. Handling happens in the worker, so a slow step never makes Meta retry.
+"""
+
+from __future__ import annotations
+
+import hmac
+import json
+import logging
+from collections.abc import Callable
+from typing import Any
+
+from fastapi import APIRouter, Request, Response
+from fastapi.responses import JSONResponse, PlainTextResponse
+
+from bot.channels.whatsapp import CHANNEL, statuses
+from bot.channels.whatsapp.payloads import parse
+from bot.channels.whatsapp.signature import Verdict, check
+from bot.channels.whatsapp.worker import wake_workers
+from bot.composition import App
+
+log = logging.getLogger(__name__)
+
+IGNORED_TYPES = {"reaction"}  # nothing to answer
+MAX_BODY = 3 * 1024 * 1024  # Meta batches at most a few KB per change; refuse floods
+
+
+def whatsapp_routes(get_app: Callable[[], App]) -> APIRouter:
+    router = APIRouter()
+
+    @router.get("/webhooks/whatsapp")
+    async def verify(request: Request) -> Response:
+        settings = get_app().settings
+        expected = settings.whatsapp_verify_token
+        params = request.query_params
+        token = params.get("hub.verify_token") or ""
+        if (expected is not None and params.get("hub.mode") == "subscribe"
+                and hmac.compare_digest(token.encode(), expected.get_secret_value().encode())):
+            return PlainTextResponse(params.get("hub.challenge") or "")
+        return PlainTextResponse("forbidden", status_code=403)
+
+    @router.post("/webhooks/whatsapp")
+    async def receive(request: Request) -> Response:
+        app = get_app()
+        secret = app.settings.whatsapp_app_secret
+        if secret is None:
+            return PlainTextResponse("whatsapp is not configured", status_code=503)
+        declared = request.headers.get("content-length") or "0"
+        if not declared.isdigit() or int(declared) > MAX_BODY:
+            return PlainTextResponse("body too large", status_code=413)
+        raw = await request.body()
+        if len(raw) > MAX_BODY:
+            return PlainTextResponse("body too large", status_code=413)
+        verdict = check(raw, request.headers.get("x-hub-signature-256"),
+                        secret.get_secret_value())
+        if verdict is Verdict.MISSING:
+            return PlainTextResponse("signature required", status_code=401)
+        if verdict is not Verdict.OK:
+            return PlainTextResponse("bad signature", status_code=403)
+        try:
+            body = json.loads(raw)
+        except ValueError:
+            return PlainTextResponse("not JSON", status_code=400)
+        if not isinstance(body, dict):
+            return PlainTextResponse("not a webhook body", status_code=400)
+        parsed = parse(body)
+        ours = app.settings.whatsapp_phone_number_id
+        recorded = 0
+        for m in parsed.messages:
+            if ours and m.phone_number_id and m.phone_number_id != ours:
+                continue  # another number of the same app
+            if m.message.get("type") in IGNORED_TYPES:
+                continue
+            payload: dict[str, Any] = {"wa_id": m.wa_id, "name": m.name,
+                                       "timestamp": m.timestamp, "message": m.message}
+            if await app.runtime.record_pending(channel=CHANNEL, platform_id=m.wamid,
+                                                chat_key=f"{CHANNEL}:{m.wa_id}",
+                                                payload=payload) is not None:
+                recorded += 1
+        await statuses.record(app.sessions, parsed.statuses, now=app.runtime.clock())
+        if recorded or parsed.statuses:
+            wake_workers()
+        return JSONResponse({"ok": True})
+
+    return router
