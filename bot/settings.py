@@ -36,6 +36,12 @@ class Settings(BaseSettings):
     whatsapp_verify_token: SecretStr | None = None
     whatsapp_api_base: str = "https://graph.facebook.com/v21.0"
 
+    # Outbox dispatchers: each platform's global send rate (messages per second).
+    telegram_rate_per_second: float = Field(default=30, gt=0)
+    whatsapp_rate_per_second: float = Field(default=80, gt=0)
+    # Reminder schedule and texts (default: notifications/reminders.yaml).
+    reminders_config: Path | None = None
+
     # The office's signing certificate (PKCS#12). Unset: a self-signed test certificate
     # is made in data_dir on first use, and every permit it signs says TEST.
     permit_p12: Path | None = None

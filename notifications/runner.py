@@ -63,9 +63,13 @@ class Dispatcher:
     ) -> None:
         self.sessions = sessions
         self.sender = sender
-        self.bucket = TokenBucket(rate_per_second)
+        # No burst: even spacing keeps every 1-second window within the platform's limit
+        # (a full bucket would allow twice the rate in the first second).
+        self.bucket = TokenBucket(rate_per_second, burst=1.0)
         self.per_chat_interval = per_chat_interval
-        self.batch = batch
+        # At most about one second of sending per claim, so a reply queued behind a
+        # broadcast waits for the next claim (replies first), not for a long batch.
+        self.batch = max(1, min(batch, int(rate_per_second)))
         self.idle_poll = idle_poll
         self.clock = clock
         self._last_sent: dict[str, float] = {}
