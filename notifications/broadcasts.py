@@ -8,6 +8,7 @@ is a row in `broadcasts` with its sender, selection and template.
 
 from __future__ import annotations
 
+import contextlib
 import logging
 from dataclasses import asdict, dataclass
 from datetime import datetime
@@ -136,10 +137,9 @@ def placeholders(applicant: Applicant, application: Application,
     entry = catalog.find(application.region, application.profession)
     step = application.step_code
     if entry is not None:
-        try:
+        # A code the catalog no longer has is shown as it is.
+        with contextlib.suppress(KeyError):
             step = Translator(lang)("steps.label", step=entry.step(application.step_code))
-        except KeyError:
-            pass  # a code the catalog no longer has: show it as it is
     return {
         "name": application.full_name or applicant.display_name or "",
         "reg_no": application.reg_no,
@@ -162,7 +162,7 @@ def render(template: str, values: dict[str, str]) -> str:
 # --- recipients -----------------------------------------------------------------------
 
 
-def _recipients(selection: Selection) -> Select[tuple[int, int, datetime | None]]:
+def _recipients(selection: Selection) -> Select[Any]:
     """One row per applicant: their latest matching application, ordered by applicant."""
     latest = select(Application.applicant_id, func.max(Application.id).label("app_id"))
     if selection.region:

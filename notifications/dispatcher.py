@@ -11,7 +11,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import Protocol
+from typing import Any, Protocol
 
 from sqlalchemy import Select, select, update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
@@ -120,13 +120,13 @@ async def claim(
         return rows
 
 
-async def _claimable(session: AsyncSession, stmt: Select[tuple[OutboxMessage]],
+async def _claimable(session: AsyncSession, stmt: Select[Any],
                      now: datetime) -> list[OutboxMessage]:
     """The selected rows minus those in their recipient's quiet hours, which are moved to
     06:00 local instead: each such row is looked at once a night, so the claim query
     stays a plain index scan on both SQLite and PostgreSQL."""
     while True:
-        rows = list((await session.scalars(stmt)).all())
+        rows: list[OutboxMessage] = list((await session.scalars(stmt)).all())
         held = False
         for row in rows:
             if not row.urgent and row.quiet_tz:

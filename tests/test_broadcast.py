@@ -192,7 +192,7 @@ async def test_a_broadcast_never_starves_live_replies(app: App, clock: Clock) ->
     dispatcher = _dispatcher(app, sender, clock, rate=100)
     stop = asyncio.Event()
     task = asyncio.create_task(dispatcher.run(stop))
-    while sum(sender.delivered.values()) < 50:
+    while sum(sender.delivered.values()) < 50:  # noqa: ASYNC110
         await asyncio.sleep(0.01)
     async with app.sessions() as s, s.begin():
         live = await s.scalar(select(Applicant).where(Applicant.external_id == "c299"))
@@ -202,7 +202,7 @@ async def test_a_broadcast_never_starves_live_replies(app: App, clock: Clock) ->
         reply_id = reply.id
         sent_before = sum(sender.delivered.values())
     dispatcher.wake()
-    while reply_id not in sender.delivered:
+    while reply_id not in sender.delivered:  # noqa: ASYNC110
         await asyncio.sleep(0.01)
     sent_until_reply = len(sender.delivered)
     stop.set()
