@@ -4,6 +4,7 @@ not recorded) may reach a chat again: the platform never confirmed them to us.""
 
 from __future__ import annotations
 
+import asyncio
 import os
 import signal
 import time
@@ -36,7 +37,7 @@ async def test_killed_dispatcher_restarted_finishes_the_broadcast(
     while len(delivered(log)) < N // 4:
         assert first.poll() is None, first.communicate()[1][-3000:]
         assert time.monotonic() < deadline
-        time.sleep(0.05)
+        await asyncio.sleep(0.05)
     os.kill(first.pid, signal.SIGKILL)
     first.wait()
     async with app.sessions() as s:
