@@ -9,6 +9,7 @@ import logging
 import sys
 from collections.abc import Sequence
 
+from bot.cli_broadcast import add_commands as add_broadcast_commands
 from bot.cli_permits import add_commands as add_permit_commands
 from bot.settings import Settings
 from licensing.catalog import STANDARDS_DIR, Catalog, CatalogError
@@ -117,6 +118,7 @@ def parser() -> argparse.ArgumentParser:
     db.add_parser("upgrade", help="apply migrations").set_defaults(func=cmd_db_upgrade)
 
     add_permit_commands(sub)
+    add_broadcast_commands(sub)
     return p
 
 
