@@ -17,7 +17,7 @@ from typing import Any
 
 from jinja2 import StrictUndefined, TemplateError
 from jinja2.sandbox import SandboxedEnvironment
-from sqlalchemy import Select, func, select, update
+from sqlalchemy import Select, func, select, text, update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from conversations.i18n import Translator
@@ -305,8 +305,20 @@ async def enqueue_chunk(sessions: async_sessionmaker[AsyncSession], catalog: Cat
 
 async def enqueue_all(sessions: async_sessionmaker[AsyncSession], catalog: Catalog,
                       broadcast_id: int, *, now: datetime, chunk: int = CHUNK) -> None:
+    chunks = 0
     while await enqueue_chunk(sessions, catalog, broadcast_id, now=now, chunk=chunk):
-        pass
+        chunks += 1
+    if chunks:
+        await _analyze_outbox(sessions)
+
+
+async def _analyze_outbox(sessions: async_sessionmaker[AsyncSession]) -> None:
+    """Thousands of new rows at once leave PostgreSQL's statistics stale until
+    autovacuum comes by, and the claim's anti-join then picked a plan that scanned the
+    chat index once per row (740 ms instead of 2 ms per claim, bench/broadcast.py)."""
+    async with sessions() as session, session.begin():
+        if session.get_bind().dialect.name == "postgresql":
+            await session.execute(text("ANALYZE outbox"))
 
 
 async def resume_enqueues(sessions: async_sessionmaker[AsyncSession], catalog: Catalog, *,
