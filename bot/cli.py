@@ -9,6 +9,7 @@ import logging
 import sys
 from collections.abc import Sequence
 
+from bot.cli_broadcast import add_commands as add_broadcast_commands
 from bot.cli_permits import add_commands as add_permit_commands
 from bot.cli_staff import add_commands as add_staff_commands
 from bot.settings import Settings
@@ -143,6 +144,7 @@ def parser() -> argparse.ArgumentParser:
 
     add_permit_commands(sub)
     add_staff_commands(sub)
+    add_broadcast_commands(sub)
     return p
 
 

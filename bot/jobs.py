@@ -1,4 +1,5 @@
-"""Work `izin serve` does on a timer: produce approved permits, send due reminders."""
+"""Work `izin serve` does on a timer: produce approved permits, send due reminders,
+finish queuing broadcasts a stopped process left half-queued."""
 
 from __future__ import annotations
 
@@ -10,6 +11,7 @@ from datetime import UTC, datetime
 
 from bot.composition import App
 from bot.signing import signer_from
+from notifications import broadcasts, reminders
 from service import complaint_desk, permits
 
 log = logging.getLogger(__name__)
@@ -20,11 +22,15 @@ async def run_once(app: App, *, now: datetime | None = None) -> dict[str, int]:
     signer = await asyncio.to_thread(signer_from, app.settings)
     issued = await permits.produce_pending(app.sessions, catalog=app.catalog, files=app.files,
                                            signer=signer, now=now)
-    reminded = await permits.remind_undelivered(app.sessions, now=now)
     escalated = await complaint_desk.escalate_overdue(app.sessions, catalog=app.catalog,
                                                       calendar=app.calendar, now=now)
-    return {"permits_issued": issued, "permit_reminders": reminded,
-            "complaints_escalated": escalated}
+    # Every reminder kind (the permit's 30-day one included), once per occasion.
+    reminded = await reminders.run(
+        app.sessions, app.catalog, now=now,
+        config=reminders.ReminderConfig.load(app.settings.reminders_config))
+    resumed = await broadcasts.resume_enqueues(app.sessions, app.catalog, now=now)
+    return {"permits_issued": issued, **reminded, "complaints_escalated": escalated,
+            "broadcasts_resumed": resumed}
 
 
 async def run_forever(app: App, stop: asyncio.Event, *, every: float = 15.0,

@@ -42,6 +42,12 @@ class Settings(BaseSettings):
     # Approved templates per notification type; default bot/channels/whatsapp/templates.yaml
     whatsapp_templates: Path | None = None
 
+    # Outbox dispatchers: each platform's global send rate (messages per second).
+    telegram_rate_per_second: float = Field(default=30, gt=0)
+    whatsapp_rate_per_second: float = Field(default=80, gt=0)
+    # Reminder schedule and texts (default: notifications/reminders.yaml).
+    reminders_config: Path | None = None
+
     # The office's signing certificate (PKCS#12). Unset: a self-signed test certificate
     # is made in data_dir on first use, and every permit it signs says TEST.
     permit_p12: Path | None = None

@@ -11,13 +11,14 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import Protocol
+from typing import Any, Protocol
 
-from sqlalchemy import select, update
+from sqlalchemy import Select, select, update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from sqlalchemy.orm import aliased
 
 from conversations.types import OutMessage
+from notifications.quiet_hours import quiet_until
 from storage.models import Applicant, OutboxMessage
 
 MAX_ATTEMPTS = 8
@@ -88,14 +89,17 @@ async def claim(
         )
         earlier = aliased(OutboxMessage)
         # A chat's messages go in order: nothing is claimed while an earlier message of
-        # the same chat is in flight or waiting for a retry-after.
+        # the same chat is in flight or waiting for a retry-after. A waiting broadcast or
+        # reminder (held for quiet hours, say) does not hold back a reply or an urgent row.
+        waiting = ((earlier.status == "pending") & (earlier.next_attempt_at > now)
+                   & (earlier.priority <= OutboxMessage.priority)
+                   & (earlier.urgent | ~OutboxMessage.urgent))
         blocked = (
             select(earlier.id)
             .where(earlier.channel == OutboxMessage.channel,
                    earlier.chat_id == OutboxMessage.chat_id,
                    earlier.id < OutboxMessage.id,
-                   (earlier.status == "sending")
-                   | ((earlier.status == "pending") & (earlier.next_attempt_at > now)))
+                   (earlier.status == "sending") | waiting)
             .exists()
         )
         stmt = (
@@ -108,12 +112,31 @@ async def claim(
         )
         if applicant_id is not None:
             stmt = stmt.where(OutboxMessage.applicant_id == applicant_id)
-        rows = list((await session.scalars(stmt)).all())
+        rows = await _claimable(session, stmt, now)
         for row in rows:
             row.status = "sending"
             row.attempts += 1
             row.next_attempt_at = now  # marks when the claim was made
         return rows
+
+
+async def _claimable(session: AsyncSession, stmt: Select[Any],
+                     now: datetime) -> list[OutboxMessage]:
+    """The selected rows minus those in their recipient's quiet hours, which are moved to
+    06:00 local instead: each such row is looked at once a night, so the claim query
+    stays a plain index scan on both SQLite and PostgreSQL."""
+    while True:
+        rows: list[OutboxMessage] = list((await session.scalars(stmt)).all())
+        held = False
+        for row in rows:
+            if not row.urgent and row.quiet_tz:
+                until = quiet_until(now, row.quiet_tz)
+                if until is not None:
+                    row.next_attempt_at = until
+                    held = True
+        if not held:
+            return rows
+        await session.flush()  # held rows no longer match; fill the batch again
 
 
 async def complete(

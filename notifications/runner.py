@@ -12,7 +12,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from collections import OrderedDict
+from collections import OrderedDict, deque
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 
@@ -63,9 +63,14 @@ class Dispatcher:
     ) -> None:
         self.sessions = sessions
         self.sender = sender
-        self.bucket = TokenBucket(rate_per_second)
+        # A small burst (a tenth of a second's worth): even spacing keeps every 1-second
+        # window near the platform's limit (a full bucket would allow twice the rate in
+        # the first second), while a late wake-up of the event loop is caught up.
+        self.bucket = TokenBucket(rate_per_second, burst=max(1.0, rate_per_second / 10))
         self.per_chat_interval = per_chat_interval
-        self.batch = batch
+        # At most half a second of sending per claim, so a reply queued behind a
+        # broadcast waits for the next claim (replies first), not for a long batch.
+        self.batch = max(1, min(batch, int(rate_per_second / 2)))
         self.idle_poll = idle_poll
         self.clock = clock
         self._last_sent: dict[str, float] = {}
@@ -76,13 +81,26 @@ class Dispatcher:
         self._wake.set()
 
     async def run(self, stop: asyncio.Event) -> None:
-        while not stop.is_set():
-            try:
-                sent = await self.run_once()
-            except Exception:  # a database hiccup must not end the dispatcher
-                log.exception("dispatcher cycle failed; retrying")
-                sent = 0
-            if sent == 0:
+        """Claim and send until `stop`. The next batch is claimed while the current one is
+        still sending, so the platform's rate is used while the database works; at most
+        two batches are out, so a reply claimed next waits behind one at most."""
+        out: deque[asyncio.Task[None]] = deque()
+        try:
+            while not stop.is_set():
+                try:
+                    rows = await claim(self.sessions, self.sender.channel, now=self.clock(),
+                                       limit=self.batch)
+                except Exception:  # a database hiccup must not end the dispatcher
+                    log.exception("dispatcher claim failed; retrying")
+                    rows = []
+                if rows:
+                    out.append(asyncio.create_task(self._send_batch(rows)))
+                    if len(out) >= 2:
+                        await self._finish(out.popleft())
+                    continue
+                if out:  # its completion may make a chat's next row due
+                    await self._finish(out.popleft())
+                    continue
                 self._wake.clear()
                 waiter = asyncio.ensure_future(self._wake.wait())
                 stopper = asyncio.ensure_future(stop.wait())
@@ -90,6 +108,16 @@ class Dispatcher:
                                    return_when=asyncio.FIRST_COMPLETED)
                 waiter.cancel()
                 stopper.cancel()
+        finally:
+            while out:
+                await self._finish(out.popleft())
+
+    @staticmethod
+    async def _finish(task: asyncio.Task[None]) -> None:
+        try:
+            await task
+        except Exception:
+            log.exception("dispatcher batch failed; its rows are released when stale")
 
     async def run_once(self) -> int:
         """Claim one batch and send it; returns how many rows were attempted."""
@@ -97,12 +125,15 @@ class Dispatcher:
                            limit=self.batch)
         if not rows:
             return 0
+        await self._send_batch(rows)
+        return len(rows)
+
+    async def _send_batch(self, rows: list[OutboxMessage]) -> None:
         by_chat: OrderedDict[str, list[OutboxMessage]] = OrderedDict()
         for row in rows:
             by_chat.setdefault(row.chat_id, []).append(row)
         await asyncio.gather(*(self._send_chat(chat, chat_rows)
                                for chat, chat_rows in by_chat.items()))
-        return len(rows)
 
     async def drain(self, *, max_cycles: int = 10_000) -> None:
         """Send until nothing is due (tests and one-shot commands)."""

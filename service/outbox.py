@@ -24,7 +24,11 @@ def enqueue(
     dedupe_key: str | None = None,
     notification_type: str | None = None,
     urgent: bool = True,
+    quiet_tz: str | None = None,
+    broadcast_id: int | None = None,
 ) -> OutboxMessage:
+    """Queue one message. `quiet_tz` (the recipient's region zone) subjects a non-urgent
+    row to quiet hours there."""
     row = OutboxMessage(
         applicant_id=applicant.id,
         channel=applicant.channel,
@@ -38,6 +42,8 @@ def enqueue(
         dedupe_key=dedupe_key,
         notification_type=notification_type,
         urgent=urgent,
+        quiet_tz=quiet_tz,
+        broadcast_id=broadcast_id,
     )
     session.add(row)
     return row

@@ -368,7 +368,8 @@ async def verify(sessions: async_sessionmaker[AsyncSession], catalog: Catalog, c
 
 
 async def remind_undelivered(sessions: async_sessionmaker[AsyncSession], *,
-                             now: datetime) -> int:
+                             now: datetime, after: timedelta = REMIND_AFTER,
+                             timezones: dict[str, str] | None = None) -> int:
     """One reminder for a permit issued 30+ days ago and still not received.
 
     Once per permit, even with several processes: the outbox's unique dedupe key
@@ -378,7 +379,7 @@ async def remind_undelivered(sessions: async_sessionmaker[AsyncSession], *,
     async with sessions() as session:
         ids = (await session.scalars(select(Permit.id).where(
             Permit.status == "issued", Permit.delivered_at.is_(None),
-            Permit.reminded_at.is_(None), Permit.issued_at <= now - REMIND_AFTER))).all()
+            Permit.reminded_at.is_(None), Permit.issued_at <= now - after))).all()
     for permit_id in ids:
         try:
             async with sessions() as session, session.begin():
@@ -396,7 +397,8 @@ async def remind_undelivered(sessions: async_sessionmaker[AsyncSession], *,
                     choices=(Choice(f"!survey:{application.reg_no}",
                                     t("survey.start_survey")),)),
                     now=now, priority=PRIORITY_BULK, dedupe_key=f"permit-reminder:{permit.id}",
-                    notification_type="permit_reminder", urgent=False)
+                    notification_type="permit_reminder", urgent=False,
+                    quiet_tz=(timezones or {}).get(application.region))
                 permit.reminded_at = now
                 await session.flush()
             sent += 1

@@ -122,6 +122,7 @@ class OutboxMessage(Base):
     __table_args__ = (
         Index("ix_outbox_due", "status", "priority", "next_attempt_at"),
         Index("ix_outbox_chat", "channel", "chat_id", "id"),
+        Index("ix_outbox_broadcast", "broadcast_id", "status"),
         UniqueConstraint("dedupe_key"),
     )
 
@@ -132,7 +133,7 @@ class OutboxMessage(Base):
     payload: Mapped[dict[str, Any]]  # one outgoing message, channel-neutral
     # 0 = live conversation reply, higher = broadcasts / reminders (sent after replies)
     priority: Mapped[int] = mapped_column(Integer, default=0)
-    # pending | sending | sent | failed | unreachable | cancelled
+    # pending | sending | sent | failed | unreachable | cancelled | held (broadcast paused)
     status: Mapped[str] = mapped_column(String(12), default="pending")
     attempts: Mapped[int] = mapped_column(Integer, default=0)
     next_attempt_at: Mapped[datetime]
@@ -152,6 +153,35 @@ class OutboxMessage(Base):
     read_at: Mapped[datetime | None]
     # The approved template it went out as (outside WhatsApp's 24-hour window).
     template_name: Mapped[str | None] = mapped_column(String(120))
+    # The recipient's IANA zone for quiet hours (non-urgent rows wait for 06:00 there);
+    # None: no quiet hours (replies).
+    quiet_tz: Mapped[str | None] = mapped_column(String(40))
+    broadcast_id: Mapped[int | None] = mapped_column(BigId)  # the Broadcast it belongs to
+
+
+class Broadcast(Base):
+    """One staff broadcast, and the log of who sent it to whom (the selection).
+
+    Its outbox rows are written in chunks (`cursor` = the last applicant id queued), so
+    an interrupted enqueue resumes where it stopped; dedupe keys make a repeat harmless.
+    """
+
+    __tablename__ = "broadcasts"
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    created_at: Mapped[datetime]
+    sender_username: Mapped[str] = mapped_column(String(120))
+    sender_role: Mapped[str] = mapped_column(String(24))
+    selection: Mapped[dict[str, Any]]  # region, profession, step, open_only, reg_no
+    template: Mapped[str] = mapped_column(Text)
+    urgent: Mapped[bool] = mapped_column(Boolean, default=False)
+    # enqueuing | active | paused | cancelled
+    status: Mapped[str] = mapped_column(String(12), default="enqueuing")
+    cursor: Mapped[int] = mapped_column(BigInteger, default=0)
+    queued: Mapped[int] = mapped_column(Integer, default=0)
+    skipped_unreachable: Mapped[int] = mapped_column(Integer, default=0)
+    enqueued_at: Mapped[datetime | None]  # every recipient is in the outbox
+    cancelled_at: Mapped[datetime | None]
 
 
 class Blob(Base):

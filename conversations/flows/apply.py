@@ -35,7 +35,8 @@ def begin_for(turn: Turn, region: str, profession: str) -> None:
     """Start (or continue) a draft for one service, from a menu or a deep link."""
     d = _draft(turn)
     if d.get("region") != region or d.get("profession") != profession:
-        turn.data["draft"] = {"region": region, "profession": profession}
+        turn.data["draft"] = {"region": region, "profession": profession,
+                              "started_at": turn.ctx.now.isoformat()}
     goto_step(turn, "apply.intro", history=["menu.main"])
 
 
@@ -89,7 +90,8 @@ class ApplyStart:
             turn.data.pop("draft", None)
             return REPROMPT
         if cid and cid.startswith("r:"):
-            turn.data["draft"] = {"region": cid[2:]}
+            # started_at: the "scans still missing N days later" reminder counts from it.
+            turn.data["draft"] = {"region": cid[2:], "started_at": turn.ctx.now.isoformat()}
             return "apply.profession"
         return UNHANDLED
 
