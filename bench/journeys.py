@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import os
 import platform
 import statistics
 import sys
@@ -104,6 +105,7 @@ async def run(applicants: int, db: str, standard: tuple[str, str]) -> dict[str, 
         try:
             delivering = asyncio.create_task(dispatcher.run(stop))
             started = time.perf_counter()
+            cpu_started = time.process_time()
             await asyncio.gather(*(applicant(n) for n in range(applicants)))
             elapsed = time.perf_counter() - started
             undelivered = -1
@@ -115,6 +117,7 @@ async def run(applicants: int, db: str, standard: tuple[str, str]) -> dict[str, 
                     break
                 await asyncio.sleep(0.05)
             drained = time.perf_counter() - started
+            cpu = time.process_time() - cpu_started
             stop.set()
             dispatcher.wake()
             await delivering
@@ -135,6 +138,9 @@ async def run(applicants: int, db: str, standard: tuple[str, str]) -> dict[str, 
         "p99_ms": _percentile(latencies, 0.99) * 1000,
         "max_ms": max(latencies) * 1000,
         "drained_s": drained,
+        # CPU of this process (every thread) per event, journeys and deliveries both:
+        # unlike events/s, it hardly moves when other processes share the cores.
+        "cpu_ms": cpu / len(latencies) * 1000,
     }
 
 
@@ -146,12 +152,14 @@ def main() -> None:
     args = parser.parse_args()
     region, profession = args.standard.split("/")
     print(f"# {platform.python_version()} on {platform.machine()}, db={args.db.split('@')[-1]},"
-          f" standard={args.standard}")
-    print("applicants  events  events/s  p50 ms  p99 ms  max ms  all replies sent after s")
+          f" standard={args.standard}, load average {os.getloadavg()[0]:.2f}")
+    print("applicants  events  events/s  p50 ms  p99 ms  max ms  all sent after s  CPU ms/event")
     for n in args.applicants:
         r = asyncio.run(run(n, args.db, (region, profession)))
         print(f"{n:>10}  {r['events']:>6.0f}  {r['events_per_s']:>8.1f}  {r['p50_ms']:>6.1f}"
-              f"  {r['p99_ms']:>6.1f}  {r['max_ms']:>6.1f}  {r['drained_s']:>8.1f}")
+              f"  {r['p99_ms']:>6.1f}  {r['max_ms']:>6.1f}  {r['drained_s']:>16.1f}"
+              f"  {r['cpu_ms']:>12.2f}")
+    print(f"# load average after: {os.getloadavg()[0]:.2f}")
 
 
 if __name__ == "__main__":

@@ -13,15 +13,15 @@ import logging
 import secrets
 import weakref
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, fields
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, cast
 
-from sqlalchemy import select
+from sqlalchemy import Table, bindparam, select, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.exc import IntegrityError
-from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession, async_sessionmaker
 from sqlalchemy.orm import selectinload
 
 from conversations import engine
@@ -37,7 +37,7 @@ from conversations.types import (
 from licensing.calendar import WorkingCalendar
 from licensing.catalog import Catalog
 from service.effects import RegistrationNumberTaken, apply_effects
-from service.outbox import enqueue
+from service.outbox import enqueue_replies
 from storage.filestore import StoredBlob
 from storage.models import (
     Applicant,
@@ -168,21 +168,22 @@ class Runtime:
         async with self.sessions() as session:
             try:
                 async with session.begin():
+                    conn = await session.connection()
                     if pending_id is not None:
-                        recorded = await session.scalar(
-                            select(InboundMessage).where(InboundMessage.id == pending_id)
-                            .with_for_update())
-                        if recorded is None or recorded.status != "pending":
+                        # The row lock of this UPDATE makes a second handler wait, then
+                        # find the row done: handled at most once.
+                        marked = await conn.execute(_MARK_HANDLED, {
+                            "row_id": pending_id, "now": now})
+                        if marked.rowcount == 0:
                             return Outcome(duplicate=True)
-                        recorded.status, recorded.handled_at = "done", now
                     else:
-                        session.add(InboundMessage(
-                            channel=channel, platform_id=platform_id,
-                            chat_key=f"{channel}:{external_id}", status="done",
-                            received_at=now, handled_at=now,
-                        ))
-                        await session.flush()
-                    return await self._run(session, channel, external_id, event,
+                        # A repeated platform id inserts nothing: no exception, no rollback.
+                        recorded = await conn.execute(_RECORD[conn.dialect.name == "postgresql"], {
+                            "v_channel": channel, "v_platform_id": platform_id,
+                            "v_chat_key": f"{channel}:{external_id}", "now": now})
+                        if recorded.rowcount == 0:
+                            return Outcome(duplicate=True)
+                    return await self._run(session, conn, channel, external_id, event,
                                            display_name, blob, now)
             except IntegrityError:
                 if await _seen(session, channel, platform_id):
@@ -192,6 +193,7 @@ class Runtime:
     async def _run(
         self,
         session: AsyncSession,
+        conn: AsyncConnection,
         channel: str,
         external_id: str,
         event: InboundEvent,
@@ -199,32 +201,90 @@ class Runtime:
         blob: StoredBlob | None,
         now: datetime,
     ) -> Outcome:
-        applicant = await get_or_create_applicant(session, channel, external_id, now)
-        applicant.last_inbound_at = now
-        applicant.unreachable_at = None  # they just wrote to us
-        if display_name and not applicant.display_name:
-            applicant.display_name = display_name[:200]
-        conv = await _locked_conversation(session, applicant.id, now)
+        # The hot path runs prebuilt Core statements on the session's connection: the
+        # ORM's unit of work and building statements per call cost more CPU than the
+        # engine and SQLite together (bench/journeys.py, BENCHMARKS.md).
+        row = (await conn.execute(_LOAD_CHAT, {"channel": channel,
+                                               "external_id": external_id})).first()
+        if row is None:  # first message of this chat
+            applicant = await get_or_create_applicant(session, channel, external_id, now)
+            conv = await _locked_conversation(session, applicant.id, now)
+            applicant_id, name, state, has_apps = (applicant.id, applicant.display_name,
+                                                   conv.state, False)
+        else:
+            applicant_id, name, state, has_apps = row
+        if display_name and not name:
+            await conn.execute(_TOUCH_NAMED, {"row_id": applicant_id, "now": now,
+                                              "v_name": display_name[:200]})
+        else:
+            await conn.execute(_TOUCH, {"row_id": applicant_id, "now": now})
         if blob is not None:
-            await _record_blob(session, blob, now)
+            await _record_blob(conn, blob, now)
 
         ctx = Context(
             now=now,
             catalog=self.catalog,
             calendar=self.calendar,
             new_code=self.new_code,
-            applications=await application_views(session, applicant.id, self.catalog),
+            applications=(await application_views(session, applicant_id, self.catalog)
+                          if has_apps else ()),
             max_upload_bytes=self.max_upload_bytes,
         )
-        result = engine.step(State.from_dict(conv.state), event, ctx)
-        await apply_effects(session, applicant, result.effects, catalog=self.catalog,
-                            calendar=self.calendar, now=now)
-        conv.state = result.state.to_dict()
-        conv.version += 1
-        conv.updated_at = now
-        for message in result.messages:
-            enqueue(session, applicant, message, now=now)
-        return Outcome(duplicate=False, messages=result.messages, applicant_id=applicant.id)
+        result = engine.step(State.from_dict(state), event, ctx)
+        if result.effects:  # rare (language, submit...): through the ORM, as elsewhere
+            applicant = await session.get_one(Applicant, applicant_id)
+            await apply_effects(session, applicant, result.effects, catalog=self.catalog,
+                                calendar=self.calendar, now=now)
+            await session.flush()
+        await conn.execute(_SAVE_STATE, {"row_id": applicant_id, "now": now,
+                                         "v_state": _state_row(result.state)})
+        await enqueue_replies(conn, applicant_id=applicant_id, channel=channel,
+                              chat_id=external_id, messages=result.messages, now=now)
+        return Outcome(duplicate=False, messages=result.messages, applicant_id=applicant_id)
+
+
+def _state_row(state: State) -> dict[str, Any]:
+    """The state as stored. Shallow: it is serialised to JSON at once, so the deep copy
+    of State.to_dict (dataclasses.asdict) would be thrown away."""
+    return {f.name: getattr(state, f.name) for f in fields(State)}
+
+
+# The hot path's statements, built once (SQLAlchemy then reuses their compiled form).
+_inbound = cast(Table, InboundMessage.__table__)
+_RECORD = tuple(
+    insert_(_inbound).values(
+        channel=bindparam("v_channel"), platform_id=bindparam("v_platform_id"),
+        chat_key=bindparam("v_chat_key"), status="done", received_at=bindparam("now"),
+        handled_at=bindparam("now"),
+    ).on_conflict_do_nothing(index_elements=["channel", "platform_id"])
+    for insert_ in (sqlite_insert, pg_insert)  # indexed by "is PostgreSQL"
+)
+_MARK_HANDLED = (
+    update(_inbound)
+    .where(_inbound.c.id == bindparam("row_id"), _inbound.c.status == "pending")
+    .values(status="done", handled_at=bindparam("now"))
+)
+# Applicant, its conversation (row-locked on PostgreSQL; SQLite's BEGIN IMMEDIATE
+# serialises writers) and whether it has any application, in one round trip: most
+# turns (all before the first submission) then read no applications or documents.
+_LOAD_CHAT = (
+    select(Applicant.id, Applicant.display_name, Conversation.state,
+           select(Application.id).where(Application.applicant_id == Applicant.id).exists())
+    .join(Conversation, Conversation.applicant_id == Applicant.id)
+    .where(Applicant.channel == bindparam("channel"),
+           Applicant.external_id == bindparam("external_id"))
+    .with_for_update(of=Conversation)
+)
+_applicants = cast(Table, Applicant.__table__)
+_TOUCH = (update(_applicants).where(_applicants.c.id == bindparam("row_id"))
+          .values(last_inbound_at=bindparam("now"), unreachable_at=None))  # they wrote to us
+_TOUCH_NAMED = _TOUCH.values(display_name=bindparam("v_name"))
+_conversations = cast(Table, Conversation.__table__)
+_SAVE_STATE = (
+    update(_conversations).where(_conversations.c.applicant_id == bindparam("row_id"))
+    .values(state=bindparam("v_state"), version=_conversations.c.version + 1,
+            updated_at=bindparam("now"))
+)
 
 
 async def _seen(session: AsyncSession, channel: str, platform_id: str) -> bool:
@@ -265,17 +325,26 @@ async def _locked_conversation(
     return conv
 
 
-async def _record_blob(session: AsyncSession, blob: StoredBlob, now: datetime) -> None:
+async def _record_blob(conn: AsyncConnection, blob: StoredBlob, now: datetime) -> None:
     """Record a stored file once. Two chats may upload the same bytes at the same moment
     (the store is content-addressed), so the insert must tolerate the other's row:
     a check-then-insert raced on PostgreSQL (found by bench/journeys.py)."""
-    values = dict(sha256=blob.sha256, size=blob.size, kind=blob.kind,
-                  media_type=blob.media_type, pages=blob.pages, width=blob.width,
-                  height=blob.height, created_at=now)
-    dialect = session.get_bind().dialect.name
-    insert = pg_insert if dialect == "postgresql" else sqlite_insert
-    await session.execute(insert(Blob).values(**values).on_conflict_do_nothing(
-        index_elements=["sha256"]))
+    await conn.execute(_RECORD_BLOB[conn.dialect.name == "postgresql"], {
+        "v_sha256": blob.sha256, "v_size": blob.size, "v_kind": blob.kind,
+        "v_media_type": blob.media_type, "v_pages": blob.pages, "v_width": blob.width,
+        "v_height": blob.height, "now": now})
+
+
+_blobs = cast(Table, Blob.__table__)
+_RECORD_BLOB = tuple(
+    insert_(_blobs).values(
+        sha256=bindparam("v_sha256"), size=bindparam("v_size"), kind=bindparam("v_kind"),
+        media_type=bindparam("v_media_type"), pages=bindparam("v_pages"),
+        width=bindparam("v_width"), height=bindparam("v_height"),
+        created_at=bindparam("now"),
+    ).on_conflict_do_nothing(index_elements=["sha256"])
+    for insert_ in (sqlite_insert, pg_insert)  # indexed by "is PostgreSQL"
+)
 
 
 async def application_views(

@@ -6,12 +6,15 @@ from typing import Any
 
 from sqlalchemy import event
 from sqlalchemy.engine import make_url
+from sqlalchemy.engine.url import URL
 from sqlalchemy.ext.asyncio import (
     AsyncEngine,
     AsyncSession,
     async_sessionmaker,
     create_async_engine,
 )
+
+from storage import sqlite_inline
 
 SQLITE_BUSY_TIMEOUT_MS = 10_000
 
@@ -33,18 +36,28 @@ def create_engine(url: str, *, echo: bool = False) -> AsyncEngine:
     100 ms a try), which gave p99 latencies over a second with ten concurrent chats
     (bench/journeys.py). The pool's queue wakes the next writer as soon as the
     connection is free. Other processes on the same file still meet the busy timeout.
+
+    That connection runs SQLite on the event loop thread (storage/sqlite_inline.py)
+    instead of aiosqlite's worker thread, and waits for other processes' write locks
+    with asyncio.sleep instead of SQLite's sleeping busy handler.
+
+    synchronous=NORMAL in WAL mode: a commit survives the process crashing (it is in
+    the WAL file the moment COMMIT returns) but the last transactions before a power
+    loss or an OS crash may be rolled back; the database itself never corrupts.
     """
     if not is_sqlite(url):
         return create_async_engine(url, echo=echo, pool_pre_ping=True)
 
-    engine = create_async_engine(url, echo=echo, connect_args={"isolation_level": None},
-                                 pool_size=1, max_overflow=0, pool_timeout=60)
+    args, kwargs = _sqlite_connect_args(make_url(url))
+    engine = create_async_engine(
+        url, echo=echo, pool_size=1, max_overflow=0, pool_timeout=60,
+        async_creator=sqlite_inline.connector(args, kwargs, SQLITE_BUSY_TIMEOUT_MS / 1000),
+    )
 
     @event.listens_for(engine.sync_engine, "connect")
     def _on_connect(dbapi_conn: Any, _record: Any) -> None:
         cur = dbapi_conn.cursor()
         cur.execute("PRAGMA journal_mode=WAL")
-        cur.execute(f"PRAGMA busy_timeout={SQLITE_BUSY_TIMEOUT_MS}")
         cur.execute("PRAGMA foreign_keys=ON")
         cur.execute("PRAGMA synchronous=NORMAL")
         cur.close()
@@ -54,6 +67,14 @@ def create_engine(url: str, *, echo: bool = False) -> AsyncEngine:
         conn.exec_driver_sql("BEGIN IMMEDIATE")
 
     return engine
+
+
+def _sqlite_connect_args(url: URL) -> tuple[list[Any], dict[str, Any]]:
+    """The file name and options SQLAlchemy's SQLite dialect reads from the URL."""
+    from sqlalchemy.dialects.sqlite.pysqlite import SQLiteDialect_pysqlite
+
+    args, kwargs = SQLiteDialect_pysqlite().create_connect_args(url)
+    return list(args), dict(kwargs)
 
 
 def session_factory(engine: AsyncEngine) -> async_sessionmaker[AsyncSession]:
