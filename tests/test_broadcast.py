@@ -224,8 +224,14 @@ async def test_five_thousand_recipients_at_the_default_rate(app: App, clock: Clo
                                     sender_username="admin", sender_role="admin",
                                     now=clock.now)
     sender = RateLimitedFake("whatsapp", per_second=rate, per_chat_interval=1.0)
-    await Dispatcher(app.sessions, sender, rate_per_second=rate, per_chat_interval=1.0,
-                     clock=clock).drain()
+    dispatcher = Dispatcher(app.sessions, sender, rate_per_second=rate, per_chat_interval=1.0,
+                            clock=clock)
+    stop = asyncio.Event()
+    task = asyncio.create_task(dispatcher.run(stop))  # as `izin serve` runs it
+    while not (await bc.progress(app.sessions, bid)).finished:
+        await asyncio.sleep(0.5)
+    stop.set()
+    await task
     prog = await bc.progress(app.sessions, bid)
     assert (prog.sent, prog.pending, prog.failed, prog.status) == (5000, 0, 0, "done")
     assert len(sender.delivered) == 5000 and set(sender.delivered.values()) == {1}
