@@ -168,6 +168,22 @@ async def complete(
                               .values(**values))
 
 
+async def complete_sent(
+    sessions: async_sessionmaker[AsyncSession],
+    done: Sequence[tuple[OutboxMessage, SendResult, datetime]],
+) -> None:
+    """Record many successful sends in one transaction (the runner's batches: one commit
+    per batch instead of one per message keeps SQLite's single writer free)."""
+    if not done:
+        return
+    async with sessions() as session, session.begin():
+        for row, result, at in done:
+            await session.execute(
+                update(OutboxMessage).where(OutboxMessage.id == row.id)
+                .values(status="sent", sent_at=at,
+                        platform_message_id=result.platform_message_id, last_error=None))
+
+
 async def deliver_once(
     sessions: async_sessionmaker[AsyncSession],
     sender: Sender,

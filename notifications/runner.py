@@ -19,7 +19,14 @@ from datetime import UTC, datetime, timedelta
 from sqlalchemy import update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from notifications.dispatcher import Delivery, Sender, SendResult, claim, complete
+from notifications.dispatcher import (
+    Delivery,
+    Sender,
+    SendResult,
+    claim,
+    complete,
+    complete_sent,
+)
 from storage.models import OutboxMessage
 
 log = logging.getLogger(__name__)
@@ -132,8 +139,14 @@ class Dispatcher:
         by_chat: OrderedDict[str, list[OutboxMessage]] = OrderedDict()
         for row in rows:
             by_chat.setdefault(row.chat_id, []).append(row)
-        await asyncio.gather(*(self._send_chat(chat, chat_rows)
-                               for chat, chat_rows in by_chat.items()))
+        sent: list[tuple[OutboxMessage, SendResult, datetime]] = []
+        try:
+            await asyncio.gather(*(self._send_chat(chat, chat_rows, sent)
+                                   for chat, chat_rows in by_chat.items()))
+        finally:
+            # Until this commit the batch's rows stay `sending`: a process killed before
+            # it sends them again after `stale_after` (at least once, never lost).
+            await complete_sent(self.sessions, sent)
 
     async def drain(self, *, max_cycles: int = 10_000) -> None:
         """Send until nothing is due (tests and one-shot commands)."""
@@ -141,7 +154,8 @@ class Dispatcher:
             if await self.run_once() == 0:
                 return
 
-    async def _send_chat(self, chat_id: str, rows: list[OutboxMessage]) -> None:
+    async def _send_chat(self, chat_id: str, rows: list[OutboxMessage],
+                         sent: list[tuple[OutboxMessage, SendResult, datetime]]) -> None:
         for i, row in enumerate(rows):
             last = self._last_sent.get(chat_id)
             if last is not None:
@@ -155,11 +169,13 @@ class Dispatcher:
                 log.warning("send to outbox row %s raised %s", row.id, type(exc).__name__)
                 result = SendResult(ok=False, error=f"{type(exc).__name__}: {exc}")
             self._last_sent[chat_id] = time.monotonic()
+            if result.ok:
+                sent.append((row, result, self.clock()))
+                continue
             await complete(self.sessions, row, result, now=self.clock())
-            if not result.ok:
-                # Keep the chat's order: what follows waits until this one is through.
-                await self._release(rows[i + 1:], result)
-                return
+            # Keep the chat's order: what follows waits until this one is through.
+            await self._release(rows[i + 1:], result)
+            return
 
     async def _release(self, rows: list[OutboxMessage], result: SendResult) -> None:
         if not rows:

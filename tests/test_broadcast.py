@@ -12,6 +12,7 @@ from bot.composition import App
 from bot.settings import Settings
 from conversations.types import OutMessage
 from notifications import broadcasts as bc
+from notifications.dispatcher import Delivery, SendResult
 from notifications.runner import Dispatcher
 from service.outbox import enqueue
 from storage.models import Applicant, Application, Broadcast, OutboxMessage
@@ -51,12 +52,8 @@ async def test_selection_count_and_preview_with_placeholders(app: App, clock: Cl
     assert p.text == ("Halo Nama 0, berkas PWK-b0 ada di tahap Kajian teknis — Tim Teknis "
                       "(batas "
                       "14 Desember 2026).")
-    with pytest.raises(bc.BroadcastError):
-        await count_empty(app)
-
-
-async def count_empty(app: App) -> None:
-    await bc.count_recipients(app.sessions, bc.Selection())
+    with pytest.raises(bc.BroadcastError):  # no filter at all is refused, not "everyone"
+        await bc.count_recipients(app.sessions, bc.Selection())
 
 
 async def test_templates_are_sandboxed_and_strict(app: App, clock: Clock) -> None:
@@ -153,9 +150,9 @@ async def test_unreachable_marked_by_a_platform_are_skipped_next_time(app: App,
     sel = bc.Selection(open_only=True)
 
     class Blocking(RateLimitedFake):
-        async def send(self, delivery):  # type: ignore[no-untyped-def]
+        async def send(self, delivery: Delivery) -> SendResult:
             if delivery.applicant_id == ids[1]:
-                return bc_result_unreachable()
+                return SendResult(ok=False, unreachable=True, error="403 blocked")
             return await super().send(delivery)
 
     sender = Blocking(per_second=1000, per_chat_interval=0)
@@ -176,11 +173,6 @@ async def test_unreachable_marked_by_a_platform_are_skipped_next_time(app: App,
     assert sorted(queued) == [ids[0], ids[2], ids[3]]
     prog = await bc.progress(app.sessions, second)
     assert (prog.queued, prog.unreachable) == (3, 1)
-
-
-def bc_result_unreachable():  # type: ignore[no-untyped-def]
-    from notifications.dispatcher import SendResult
-    return SendResult(ok=False, unreachable=True, error="403 blocked")
 
 
 async def test_a_broadcast_never_starves_live_replies(app: App, clock: Clock) -> None:
@@ -224,8 +216,14 @@ async def test_five_thousand_recipients_at_the_default_rate(app: App, clock: Clo
                                     sender_username="admin", sender_role="admin",
                                     now=clock.now)
     sender = RateLimitedFake("whatsapp", per_second=rate, per_chat_interval=1.0)
-    await Dispatcher(app.sessions, sender, rate_per_second=rate, per_chat_interval=1.0,
-                     clock=clock).drain()
+    dispatcher = Dispatcher(app.sessions, sender, rate_per_second=rate, per_chat_interval=1.0,
+                            clock=clock)
+    stop = asyncio.Event()
+    task = asyncio.create_task(dispatcher.run(stop))  # as `izin serve` runs it
+    while not (await bc.progress(app.sessions, bid)).finished:  # noqa: ASYNC110
+        await asyncio.sleep(0.5)
+    stop.set()
+    await task
     prog = await bc.progress(app.sessions, bid)
     assert (prog.sent, prog.pending, prog.failed, prog.status) == (5000, 0, 0, "done")
     assert len(sender.delivered) == 5000 and set(sender.delivered.values()) == {1}
