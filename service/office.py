@@ -200,8 +200,14 @@ class QueueRow:
 async def queue(session: AsyncSession, *, catalog: Catalog, calendar: WorkingCalendar,
                 actor: Actor, now: datetime) -> list[QueueRow]:
     """What waits at the actor's role's steps in their region, longest waiting first."""
+    # Only the steps this role performs in this region (the index covers region, step).
+    codes = {s.code for e in catalog if e.region.slug == actor.region
+             for s in e.office_steps if s.role.value == actor.role}
+    if not codes:
+        return []
     apps = (await session.scalars(
         select(Application).where(Application.region == actor.region,
+                                  Application.step_code.in_(codes),
                                   Application.status.not_in(CLOSED))
         .options(selectinload(Application.documents))
         .order_by(Application.step_since, Application.id))).all()
