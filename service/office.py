@@ -413,9 +413,9 @@ async def review_documents(
                                         t("office.fix_button", reg_no=app.reg_no))])
             return "rejected"
         here = state.step
+        done_by = completing_action(here)
         give_receipt = receipt_here(entry, here)
-        if completing_action(here) == "check_files" or (
-                give_receipt and completing_action(here) == "receipt"):
+        if done_by == "check_files":
             if give_receipt:
                 await _receipt(session, app, entry, calendar, now)
             await _advance(session, app, entry, calendar, actor, "check_files",
@@ -424,8 +424,16 @@ async def review_documents(
             return "moved"
         _event(session, app, actor, "check_files", to_step=app.step_code,
                note="Semua berkas diterima", now=now)
-        if give_receipt:
-            await _receipt(session, app, entry, calendar, now)
+        if not give_receipt:
+            return "accepted"
+        await _receipt(session, app, entry, calendar, now)
+        if done_by == "receipt":
+            await _advance(session, app, entry, calendar, actor, "receipt",
+                           "Tanda terima diberikan", now)
+            return "moved"
+        if "receipt" in here.actions:  # recorded, so the step does not offer it again
+            _event(session, app, actor, "receipt", to_step=app.step_code,
+                   note="Tanda terima diberikan", now=now)
         return "accepted"
 
 
