@@ -200,8 +200,14 @@ class QueueRow:
 async def queue(session: AsyncSession, *, catalog: Catalog, calendar: WorkingCalendar,
                 actor: Actor, now: datetime) -> list[QueueRow]:
     """What waits at the actor's role's steps in their region, longest waiting first."""
+    # Only the steps this role performs in this region (the index covers region, step).
+    codes = {s.code for e in catalog if e.region.slug == actor.region
+             for s in e.office_steps if s.role.value == actor.role}
+    if not codes:
+        return []
     apps = (await session.scalars(
         select(Application).where(Application.region == actor.region,
+                                  Application.step_code.in_(codes),
                                   Application.status.not_in(CLOSED))
         .options(selectinload(Application.documents))
         .order_by(Application.step_since, Application.id))).all()
@@ -407,9 +413,9 @@ async def review_documents(
                                         t("office.fix_button", reg_no=app.reg_no))])
             return "rejected"
         here = state.step
+        done_by = completing_action(here)
         give_receipt = receipt_here(entry, here)
-        if completing_action(here) == "check_files" or (
-                give_receipt and completing_action(here) == "receipt"):
+        if done_by == "check_files":
             if give_receipt:
                 await _receipt(session, app, entry, calendar, now)
             await _advance(session, app, entry, calendar, actor, "check_files",
@@ -418,8 +424,16 @@ async def review_documents(
             return "moved"
         _event(session, app, actor, "check_files", to_step=app.step_code,
                note="Semua berkas diterima", now=now)
-        if give_receipt:
-            await _receipt(session, app, entry, calendar, now)
+        if not give_receipt:
+            return "accepted"
+        await _receipt(session, app, entry, calendar, now)
+        if done_by == "receipt":
+            await _advance(session, app, entry, calendar, actor, "receipt",
+                           "Tanda terima diberikan", now)
+            return "moved"
+        if "receipt" in here.actions:  # recorded, so the step does not offer it again
+            _event(session, app, actor, "receipt", to_step=app.step_code,
+                   note="Tanda terima diberikan", now=now)
         return "accepted"
 
 

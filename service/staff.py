@@ -153,6 +153,8 @@ async def login(
             staff.failed_logins, staff.locked_until, staff.last_login_at = 0, None, now
             if _hasher.check_needs_rehash(staff.password_hash):
                 staff.password_hash = hash_password(password)
+            await session.execute(delete(StaffSession).where(  # this account's stale ones
+                StaffSession.staff_id == staff.id, StaffSession.expires_at <= now))
             token, csrf = secrets.token_urlsafe(32), secrets.token_urlsafe(32)
             row = StaffSession(token_hash=token_hash(token), staff_id=staff.id, csrf_token=csrf,
                                created_at=now, expires_at=now + ttl)

@@ -114,12 +114,12 @@ async def test_pekanbaru_nine_steps_with_a_rejected_scan_corrected(
 
     events = await card(app, reg_no)
     assert [e[1] for e in events] == ["submit", "check_files", "resubmit", "check_files",
-                                      "draft", "initial", "initial", "initial", "sign",
-                                      "number"]
+                                      "receipt", "draft", "initial", "initial", "initial",
+                                      "sign", "number"]
     assert [e[3] for e in events] == [
-        "pemeriksaan_berkas", "pemeriksaan_berkas", "pemeriksaan_berkas", "blanko",
-        "paraf_ahli_muda", "paraf_ahli_madya", "paraf_sekretaris", "tanda_tangan",
-        "penomoran", "penerimaan_izin"]
+        "pemeriksaan_berkas", "pemeriksaan_berkas", "pemeriksaan_berkas",
+        "pemeriksaan_berkas", "blanko", "paraf_ahli_muda", "paraf_ahli_madya",
+        "paraf_sekretaris", "tanda_tangan", "penomoran", "penerimaan_izin"]
     assert events[1][0] == fo and events[2][0] == "applicant"
     kinds = [r.notification_type for r in await notices(app, user)]
     assert kinds == ["documents_rejected", "receipt", "step_change", "step_change",

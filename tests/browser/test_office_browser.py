@@ -132,7 +132,7 @@ async def test_front_officer_rejects_a_scan_and_the_file_walks_to_approval(
             card_png = ARTIFACTS / "control-card.png"
             await head.locator("table[data-card]").screenshot(path=str(card_png))
             rows = await head.locator("table[data-card] tbody tr").count()
-            assert rows == 9  # submit, check, resubmit, check, draft, 3 initials, sign
+            assert rows == 10  # submit, check, resubmit, check, receipt, draft, 3 x initial, sign
         finally:
             await browser.close()
 
