@@ -50,6 +50,9 @@ class UpdateWorker:
         self._wake.set()
 
     async def run(self, stop: asyncio.Event) -> None:
+        # Stopping wakes the loop at once rather than after the idle poll.
+        stopper = asyncio.create_task(stop.wait())
+        stopper.add_done_callback(lambda _: self._wake.set())
         try:
             while not stop.is_set():
                 self._wake.clear()
@@ -60,6 +63,7 @@ class UpdateWorker:
                 with contextlib.suppress(TimeoutError):
                     await asyncio.wait_for(self._wake.wait(), self.idle_poll)
         finally:
+            stopper.cancel()
             await self.idle()
 
     async def take_pending(self) -> int:
