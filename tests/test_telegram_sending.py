@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import asyncio
 import json
-import subprocess
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime
 
@@ -103,7 +102,7 @@ async def test_long_choice_list_is_paged_inside_the_channel(bench: Bench,
     page2 = [b["callback_data"] for row in edit.params["reply_markup"]["inline_keyboard"]
              for b in row]
     assert page2[:PAGE_SIZE] == [c.id for c in choices[PAGE_SIZE:2 * PAGE_SIZE]]
-    assert "~pg:%d:0" % outbox_id in page2 and "~pg:%d:2" % outbox_id in page2
+    assert f"~pg:{outbox_id}:0" in page2 and f"~pg:{outbox_id}:2" in page2
     # The page turn was answered and never reached the conversation engine.
     assert len(bench.api.calls("answerCallbackQuery")) == 1
     assert len(bench.api.delivered(901)) == 1
@@ -132,15 +131,17 @@ async def test_document_and_qr_photo(bench: Bench, live_app: App,
     bench.channel.dispatcher.wake()
     await bench.settle()
     [doc] = bench.api.calls("sendDocument", chat_id=903)
-    assert doc.files["document"] == pdf.read_bytes()
+    assert doc.files["document"] == await asyncio.to_thread(pdf.read_bytes)
     assert doc.params["_filename"] == "SIP.pdf"
     assert doc.params["caption"] == "Izin &lt;praktik&gt;"
     [photo] = bench.api.calls("sendPhoto", chat_id=903)
     png = photo.files["photo"]
     assert png.startswith(b"\x89PNG")
-    out = subprocess.run(["zbarimg", "--raw", "-q", "-"], input=png, capture_output=True,
-                         check=False)
-    assert out.stdout.decode().strip() == "https://izin.example/verify/AB12"
+    zbar = await asyncio.create_subprocess_exec(
+        "zbarimg", "--raw", "-q", "-", stdin=asyncio.subprocess.PIPE,
+        stdout=asyncio.subprocess.PIPE)
+    decoded, _ = await zbar.communicate(png)
+    assert decoded.decode().strip() == "https://izin.example/verify/AB12"
 
 
 async def test_blocked_bot_marks_the_chat_unreachable(bench: Bench, live_app: App) -> None:
@@ -199,7 +200,7 @@ async def test_429_storm_loses_nothing_duplicates_nothing_keeps_order(live_app: 
         # Live traffic at the same time: a user talking while the storm goes on.
         await bench.deliver(text_update(api, 1010, "/start"))
         bench.channel.dispatcher.wake()
-        await bench.settle(timeout=120)
+        await bench.settle(within=120)
         assert api.rate_limited > 0  # the limits did bite
         for chat in chats:
             assert api.texts(chat) == expected[chat]  # all, once each, in order

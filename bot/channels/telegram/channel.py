@@ -21,7 +21,7 @@ from fastapi import APIRouter, Request, Response
 from bot.channels.telegram import CHANNEL
 from bot.channels.telegram.inbound import ALLOWED_UPDATES, Downloader, chat_of, parse, to_payload
 from bot.channels.telegram.sender import TelegramSender
-from bot.channels.telegram.worker import UpdateWorker
+from bot.channels.telegram.worker import Pending, UpdateWorker
 from bot.composition import App
 from bot.settings import Settings
 from conversations.i18n import Translator
@@ -108,20 +108,21 @@ class TelegramChannel:
         chat = chat_of(update)
         if chat is None:
             return False
-        await self.app.runtime.record_pending(
-            channel=CHANNEL, platform_id=str(update.update_id), chat_key=f"{CHANNEL}:{chat}",
-            payload=payload)
-        self.worker.wake()
+        key = f"{CHANNEL}:{chat}"
+        row_id = await self.app.runtime.record_pending(
+            channel=CHANNEL, platform_id=str(update.update_id), chat_key=key, payload=payload)
+        if row_id is not None:  # None: seen before; it was or will be handled once
+            self.worker.submit(Pending(row_id, str(update.update_id), key, update))
         return True
 
-    async def poll(self, stop: asyncio.Event, *, timeout: int = 25) -> None:
+    async def poll(self, stop: asyncio.Event, *, long_poll: int = 25) -> None:
         """getUpdates: record each update, then confirm it with the next offset."""
         offset: int | None = None
         failures = 0
         while not stop.is_set():
             fetch = asyncio.ensure_future(self.bot.get_updates(
-                offset=offset, timeout=timeout, allowed_updates=ALLOWED_UPDATES,
-                request_timeout=timeout + 10))
+                offset=offset, timeout=long_poll, allowed_updates=ALLOWED_UPDATES,
+                request_timeout=long_poll + 10))
             stopper = asyncio.ensure_future(stop.wait())
             await asyncio.wait({fetch, stopper}, return_when=asyncio.FIRST_COMPLETED)
             stopper.cancel()
