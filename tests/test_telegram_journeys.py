@@ -11,6 +11,7 @@ from pathlib import Path
 import pytest
 from sqlalchemy import select
 
+from bot.channels.telegram.links import payload
 from bot.composition import App
 from storage.models import Applicant, Application, Blob, InboundMessage
 from tests.fakes.telegram_api import FakeTelegram
@@ -81,6 +82,11 @@ async def test_full_journey_with_scans_then_status(
     await user.say("/status")
     status_texts = "\n".join(user.texts()[before:])
     assert application.reg_no in status_texts
+
+    # The status deep link (as printed on a receipt) opens the same application.
+    before = len(user.texts())
+    await user.say(f"/start {payload('status', application.reg_no)}")
+    assert application.reg_no in "\n".join(user.texts()[before:])
 
 
 async def test_commands_in_both_languages_at_start(bench: Bench) -> None:

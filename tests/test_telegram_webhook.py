@@ -151,3 +151,28 @@ async def test_set_webhook_command(api: FakeTelegram, monkeypatch: pytest.Monkey
     assert api.webhook["url"] == "https://izin.example.go.id/webhooks/telegram"
     assert api.webhook["secret_token"] == "abc_DEF-123"
     assert api.webhook["allowed_updates"] == ["message", "callback_query"]
+
+
+async def test_link_command_builds_deep_links(api: FakeTelegram, monkeypatch: pytest.MonkeyPatch,
+                                              tmp_path: Path,
+                                              capsys: pytest.CaptureFixture[str]) -> None:
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setenv("IZIN_TELEGRAM_TOKEN", api.token)
+    monkeypatch.setenv("IZIN_TELEGRAM_API_BASE", api.base)
+    args = ["telegram", "link", "apply", "--region", "metro", "--profession", "okupasi-terapis"]
+    assert await asyncio.to_thread(izin, args) == 0
+    assert capsys.readouterr().out.strip() == (
+        "https://t.me/izin_test_bot?start=apply_metro_okupasi-terapis")
+    bad = ["telegram", "link", "info", "--region", "atlantis", "--profession", "x"]
+    assert await asyncio.to_thread(izin, bad) == 1
+
+
+def test_every_standard_has_a_valid_deep_link(app: App) -> None:
+    from bot.channels.telegram.links import payload
+
+    for entry in app.catalog:
+        for kind in ("info", "apply"):
+            value = payload(kind, entry.region.slug, entry.profession.slug)
+            assert len(value) <= 64
+    with pytest.raises(ValueError):
+        payload("status", "PWK 2026")  # a space is not allowed in a start payload
