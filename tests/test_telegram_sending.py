@@ -231,3 +231,30 @@ async def test_polling_stops_promptly(live_app: App, loose_api: FakeTelegram) ->
     bench = await open_bench(live_app, loose_api, "polling")
     await asyncio.sleep(0.1)  # the long poll is open
     await asyncio.wait_for(bench.close(), timeout=10)
+
+
+async def test_retry_of_a_split_message_sends_only_the_unconfirmed_part(
+        bench: Bench, live_app: App) -> None:
+    # The first part goes through, the second gets a 429: the retry sends the second only.
+    text = "\n".join(f"baris {n}" for n in range(1200))  # about 11,000 characters
+    parts = split_text(text)
+    assert len(parts) == 3
+    calls = {"n": 0}
+    original = bench.api._injected
+
+    def second_call_limited(method: str, chat_id: str | None):  # type: ignore[no-untyped-def]
+        if method == "sendmessage" and chat_id == "907":
+            calls["n"] += 1
+            if calls["n"] == 2:
+                from tests.fakes.telegram_api import Injection
+
+                return Injection("sendmessage", 429, 1, retry_after=1)
+        return original(method, chat_id)
+
+    bench.api._injected = second_call_limited  # type: ignore[method-assign]
+    await _enqueue(live_app, 907, OutMessage(kind="text", text=text))
+    bench.channel.dispatcher.wake()
+    await bench.settle()
+    assert [r.params["text"] for r in bench.api.calls("sendMessage", chat_id=907)] == parts
+    [row] = await _rows(live_app, 907)
+    assert row.status == "sent" and row.attempts == 2
