@@ -138,3 +138,16 @@ async def test_rejected_files_store_nothing(bench: Bench, live_app: App,
         downloads_before
     async with live_app.sessions() as session:
         assert (await session.scalars(select(Blob))).all() == []
+
+
+async def test_update_delivered_twice_is_handled_once(bench: Bench, live_app: App) -> None:
+    from tests.fakes.telegram_api import text_update
+
+    update = text_update(bench.api, 5550004, "/start")
+    await bench.deliver(update)
+    await bench.deliver(update)  # Telegram retries (webhook) or re-sends (polling)
+    await bench.settle()
+    async with live_app.sessions() as session:
+        rows = (await session.scalars(select(InboundMessage))).all()
+    assert len(rows) == 1 and rows[0].status == "done"
+    assert len(bench.api.delivered(5550004)) == 1
