@@ -111,6 +111,34 @@ def cmd_telegram_set_webhook(args: argparse.Namespace, settings: Settings) -> in
     return 0
 
 
+def cmd_telegram_link(args: argparse.Namespace, settings: Settings) -> int:
+    from bot.channels.telegram.channel import make_bot
+    from bot.channels.telegram.links import deep_link
+
+    if not settings.telegram_token:
+        print("set IZIN_TELEGRAM_TOKEN", file=sys.stderr)
+        return 1
+    parts = [args.reg_no] if args.kind == "status" else [args.region, args.profession]
+    if not all(parts) or (args.kind != "status" and _catalog(settings).find(*parts) is None):
+        print("give --status REG_NO, or a --region and --profession of the catalog",
+              file=sys.stderr)
+        return 1
+
+    async def username() -> str:
+        bot = make_bot(settings)
+        try:
+            return (await bot.get_me()).username or ""
+        finally:
+            await bot.session.close()
+
+    try:
+        print(deep_link(asyncio.run(username()), args.kind, *parts))
+    except ValueError as exc:
+        print(exc, file=sys.stderr)
+        return 1
+    return 0
+
+
 def parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="izin", description="Izin: practice-permit assistant")
     sub = p.add_subparsers(dest="command", required=True)
@@ -141,6 +169,13 @@ def parser() -> argparse.ArgumentParser:
         dest="telegram_command", required=True)
     tg.add_parser("set-webhook", help="register IZIN_TELEGRAM_WEBHOOK_URL with its secret"
                   ).set_defaults(func=cmd_telegram_set_webhook)
+    link = tg.add_parser("link", help="a t.me deep link: info or apply for a service, or a "
+                         "status")
+    link.add_argument("kind", choices=["info", "apply", "status"])
+    link.add_argument("--region")
+    link.add_argument("--profession")
+    link.add_argument("--reg-no")
+    link.set_defaults(func=cmd_telegram_link)
 
     add_permit_commands(sub)
     add_staff_commands(sub)

@@ -31,6 +31,7 @@ class Settings(BaseSettings):
     telegram_webhook_secret: SecretStr | None = None
     telegram_rate_per_second: float = Field(default=30, gt=0)  # Bot API: ~30 messages/s
     telegram_per_chat_interval: float = Field(default=1.0, ge=0)  # ~1 message/s per chat
+    telegram_staff_chat_id: str | None = None  # new/escalated complaints are posted here
 
     whatsapp_token: SecretStr | None = None
     whatsapp_phone_number_id: str | None = None

@@ -394,6 +394,8 @@ class StaffNotice(Base):
     created_at: Mapped[datetime]
     read_at: Mapped[datetime | None]
     dedupe_key: Mapped[str] = mapped_column(String(160))
+    # When it was posted to the staff's Telegram chat (IZIN_TELEGRAM_STAFF_CHAT_ID).
+    telegram_sent_at: Mapped[datetime | None]
 
 
 class Staff(Base):

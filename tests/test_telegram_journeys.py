@@ -11,6 +11,7 @@ from pathlib import Path
 import pytest
 from sqlalchemy import select
 
+from bot.channels.telegram.links import payload
 from bot.composition import App
 from storage.models import Applicant, Application, Blob, InboundMessage
 from tests.fakes.telegram_api import FakeTelegram
@@ -82,6 +83,11 @@ async def test_full_journey_with_scans_then_status(
     status_texts = "\n".join(user.texts()[before:])
     assert application.reg_no in status_texts
 
+    # The status deep link (as printed on a receipt) opens the same application.
+    before = len(user.texts())
+    await user.say(f"/start {payload('status', application.reg_no)}")
+    assert application.reg_no in "\n".join(user.texts()[before:])
+
 
 async def test_commands_in_both_languages_at_start(bench: Bench) -> None:
     commands = bench.api.commands
@@ -132,3 +138,16 @@ async def test_rejected_files_store_nothing(bench: Bench, live_app: App,
         downloads_before
     async with live_app.sessions() as session:
         assert (await session.scalars(select(Blob))).all() == []
+
+
+async def test_update_delivered_twice_is_handled_once(bench: Bench, live_app: App) -> None:
+    from tests.fakes.telegram_api import text_update
+
+    update = text_update(bench.api, 5550004, "/start")
+    await bench.deliver(update)
+    await bench.deliver(update)  # Telegram retries (webhook) or re-sends (polling)
+    await bench.settle()
+    async with live_app.sessions() as session:
+        rows = (await session.scalars(select(InboundMessage))).all()
+    assert len(rows) == 1 and rows[0].status == "done"
+    assert len(bench.api.delivered(5550004)) == 1

@@ -100,6 +100,7 @@ class FakeTelegram:
         self._new_update = asyncio.Event()
         self._runner: web.AppRunner | None = None
         self.port = 0
+        self._closing = False
         self.rate_limited = 0  # how many 429s the limits (not injections) produced
 
     # ---- lifecycle ----
@@ -107,7 +108,7 @@ class FakeTelegram:
         app = web.Application(client_max_size=64 * 1024 * 1024)
         app.router.add_route("*", "/bot{token}/{method}", self._api)
         app.router.add_get("/file/bot{token}/{path:.+}", self._download)
-        self._runner = web.AppRunner(app, access_log=None)
+        self._runner = web.AppRunner(app, access_log=None, shutdown_timeout=1)
         await self._runner.setup()
         site = web.TCPSite(self._runner, "127.0.0.1", 0)
         await site.start()
@@ -117,6 +118,8 @@ class FakeTelegram:
         return self
 
     async def stop(self) -> None:
+        self._closing = True
+        self._new_update.set()  # long polls still open return now
         if self._runner is not None:
             await self._runner.cleanup()
 
@@ -241,7 +244,7 @@ class FakeTelegram:
         if offset:
             # Confirming an offset forgets every update before it, as Telegram does.
             self._updates = [u for u in self._updates if u["update_id"] >= offset]
-        if not self._updates and timeout > 0:
+        if not self._updates and timeout > 0 and not self._closing:
             self._new_update.clear()
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(self._new_update.wait(), timeout)
@@ -349,6 +352,12 @@ async def _read_params(request: web.Request) -> tuple[dict[str, Any], dict[str, 
             with contextlib.suppress(ValueError):
                 value = json.loads(value)
         params[key] = value
+    # aiogram sends `document=attach://<name>` with the bytes in the part `<name>`.
+    for key, value in list(params.items()):
+        if isinstance(value, str) and value.startswith("attach://"):
+            part = value.removeprefix("attach://")
+            if part in files:
+                files[key] = files[part]
     return params, files
 
 

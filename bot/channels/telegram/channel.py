@@ -21,7 +21,8 @@ from fastapi import APIRouter, Request, Response
 from bot.channels.telegram import CHANNEL
 from bot.channels.telegram.inbound import ALLOWED_UPDATES, Downloader, chat_of, parse, to_payload
 from bot.channels.telegram.sender import TelegramSender
-from bot.channels.telegram.worker import UpdateWorker
+from bot.channels.telegram.staff import post_staff_notices
+from bot.channels.telegram.worker import Pending, UpdateWorker
 from bot.composition import App
 from bot.settings import Settings
 from conversations.i18n import Translator
@@ -60,8 +61,11 @@ def webhook_secret(settings: Settings) -> str:
 
 class TelegramChannel:
     def __init__(self, app: App, bot: Bot, *, secret: str, rate_per_second: float = 30,
-                 per_chat_interval: float = 1.0, idle_poll: float = 1.0) -> None:
+                 per_chat_interval: float = 1.0, idle_poll: float = 1.0,
+                 staff_chat_id: str | None = None, staff_every: float = 15.0) -> None:
         self.app = app
+        self.staff_chat_id = staff_chat_id
+        self.staff_every = staff_every
         self.bot = bot
         self.secret = secret
         self.sender = TelegramSender(bot, app.files)
@@ -76,7 +80,8 @@ class TelegramChannel:
     def from_settings(app: App, settings: Settings) -> TelegramChannel:
         return TelegramChannel(app, make_bot(settings), secret=webhook_secret(settings),
                                rate_per_second=settings.telegram_rate_per_second,
-                               per_chat_interval=settings.telegram_per_chat_interval)
+                               per_chat_interval=settings.telegram_per_chat_interval,
+                               staff_chat_id=settings.telegram_staff_chat_id)
 
     # ---- running ----
     async def start(self, stop: asyncio.Event, *, polling: bool) -> None:
@@ -88,6 +93,8 @@ class TelegramChannel:
         self._spawn(self.dispatcher.run(stop))
         if polling:
             self._spawn(self.poll(stop))
+        if self.staff_chat_id:
+            self._spawn(self.post_staff(stop))
 
     def _spawn(self, coro: Any) -> None:
         task = asyncio.create_task(coro)
@@ -108,20 +115,21 @@ class TelegramChannel:
         chat = chat_of(update)
         if chat is None:
             return False
-        await self.app.runtime.record_pending(
-            channel=CHANNEL, platform_id=str(update.update_id), chat_key=f"{CHANNEL}:{chat}",
-            payload=payload)
-        self.worker.wake()
+        key = f"{CHANNEL}:{chat}"
+        row_id = await self.app.runtime.record_pending(
+            channel=CHANNEL, platform_id=str(update.update_id), chat_key=key, payload=payload)
+        if row_id is not None:  # None: seen before; it was or will be handled once
+            self.worker.submit(Pending(row_id, str(update.update_id), key, update))
         return True
 
-    async def poll(self, stop: asyncio.Event, *, timeout: int = 25) -> None:
+    async def poll(self, stop: asyncio.Event, *, long_poll: int = 25) -> None:
         """getUpdates: record each update, then confirm it with the next offset."""
         offset: int | None = None
         failures = 0
         while not stop.is_set():
             fetch = asyncio.ensure_future(self.bot.get_updates(
-                offset=offset, timeout=timeout, allowed_updates=ALLOWED_UPDATES,
-                request_timeout=timeout + 10))
+                offset=offset, timeout=long_poll, allowed_updates=ALLOWED_UPDATES,
+                request_timeout=long_poll + 10))
             stopper = asyncio.ensure_future(stop.wait())
             await asyncio.wait({fetch, stopper}, return_when=asyncio.FIRST_COMPLETED)
             stopper.cancel()
@@ -145,6 +153,19 @@ class TelegramChannel:
                 # Recorded before the offset moves past it: a crash here loses nothing.
                 await self.accept(to_payload(update))
                 offset = update.update_id + 1
+
+    async def post_staff(self, stop: asyncio.Event) -> None:
+        """New and escalated complaints into the staff chat, every `staff_every` s."""
+        assert self.staff_chat_id is not None
+        while not stop.is_set():
+            try:
+                await post_staff_notices(
+                    self.app.sessions, self.bot, chat_id=self.staff_chat_id,
+                    public_base_url=self.app.settings.public_base_url,
+                    clock=self.app.runtime.clock)
+            except Exception:  # keep serving; the next round tries again
+                log.exception("posting staff notices failed")
+            await _sleep(stop, self.staff_every)
 
     # ---- the webhook route ----
     def router(self) -> APIRouter:

@@ -6,7 +6,8 @@ Bot API answers map to what the dispatcher does next: 429 -> retry after the
 
 A message may take several calls (a text over 4096 characters, a caption too long for
 a document). The parts already confirmed are remembered per outbox row, so a retry
-sends only what the platform has not confirmed.
+sends only what the platform has not confirmed (in this process: after a restart a
+half-sent long message is sent whole again).
 """
 
 from __future__ import annotations
@@ -59,7 +60,10 @@ class TelegramSender:
                 last = await getattr(self.bot, method)(chat_id=int(delivery.chat_id), **kwargs)
                 self._done[delivery.outbox_id] = i + 1
         except TelegramAPIError as exc:
-            return result_of(exc)
+            result = result_of(exc)
+            if result.permanent or result.unreachable:  # no retry will come for this row
+                self._done.pop(delivery.outbox_id, None)
+            return result
         self._done.pop(delivery.outbox_id, None)
         return SendResult(ok=True, platform_message_id=str(last.message_id) if last else None)
 

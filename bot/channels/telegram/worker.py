@@ -1,9 +1,10 @@
 """Handles recorded updates: one chat's updates in order, different chats in parallel.
 
-Webhook and polling both only record an update (`Runtime.record_pending`); this worker
-takes the pending rows (also those left by a process that stopped), and per chat runs
-them one after another in a task of its own. Tasks are kept in a set so they are not
-garbage-collected while running.
+Webhook and polling both record an update (`Runtime.record_pending`) and then `submit`
+it here; the worker also sweeps the table for pending rows (at start: those left by a
+process that stopped; then every `idle_poll` seconds) so nothing recorded is missed.
+Per chat the updates run one after another in a task of its own; tasks are kept in a
+set so they are not garbage-collected while running.
 """
 
 from __future__ import annotations
@@ -13,9 +14,11 @@ import contextlib
 import logging
 from collections import deque
 from collections.abc import Callable
+from dataclasses import dataclass
+
 from aiogram import Bot
 from aiogram.exceptions import TelegramAPIError
-from aiogram.types import CallbackQuery
+from aiogram.types import CallbackQuery, Update
 from sqlalchemy import update
 
 from bot.channels.telegram import CHANNEL
@@ -28,6 +31,20 @@ from storage.models import InboundMessage, OutboxMessage
 log = logging.getLogger(__name__)
 
 
+@dataclass(frozen=True)
+class Pending:
+    """One recorded update waiting to be handled."""
+
+    id: int
+    platform_id: str
+    chat_key: str
+    update: Update
+
+    @staticmethod
+    def of(row: InboundMessage) -> Pending:
+        return Pending(row.id, row.platform_id, row.chat_key, parse(row.payload or {}))
+
+
 class UpdateWorker:
     def __init__(self, runtime: Runtime, bot: Bot, downloader: Downloader, *,
                  on_handled: Callable[[], None] = lambda: None,
@@ -37,7 +54,7 @@ class UpdateWorker:
         self.downloader = downloader
         self.on_handled = on_handled
         self.idle_poll = idle_poll
-        self._queues: dict[str, deque[InboundMessage]] = {}
+        self._queues: dict[str, deque[Pending]] = {}
         self._queued: set[int] = set()
         # Ids finished lately: a pending() read that started before their commit may
         # still list them, and they must not be queued again.
@@ -47,9 +64,26 @@ class UpdateWorker:
         self.handled = 0
 
     def wake(self) -> None:
+        """Sweep the table for pending rows now."""
         self._wake.set()
 
+    def submit(self, item: Pending) -> None:
+        """Queue an update just recorded (no second read of the table)."""
+        if item.id in self._queued or item.id in self._recent:
+            return
+        self._queued.add(item.id)
+        queue = self._queues.get(item.chat_key)
+        if queue is None:
+            queue = self._queues[item.chat_key] = deque()
+            task = asyncio.create_task(self._drain(item.chat_key, queue))
+            self._tasks.add(task)
+            task.add_done_callback(self._tasks.discard)
+        queue.append(item)
+
     async def run(self, stop: asyncio.Event) -> None:
+        # Stopping wakes the loop at once rather than after the idle poll.
+        stopper = asyncio.create_task(stop.wait())
+        stopper.add_done_callback(lambda _: self._wake.set())
         try:
             while not stop.is_set():
                 self._wake.clear()
@@ -60,6 +94,7 @@ class UpdateWorker:
                 with contextlib.suppress(TimeoutError):
                     await asyncio.wait_for(self._wake.wait(), self.idle_poll)
         finally:
+            stopper.cancel()
             await self.idle()
 
     async def take_pending(self) -> int:
@@ -69,16 +104,13 @@ class UpdateWorker:
         for row in rows:
             if row.id in self._queued or row.id in self._recent:
                 continue
-            self._queued.add(row.id)
             new += 1
-            key = row.chat_key or ""
-            queue = self._queues.get(key)
-            if queue is None:
-                queue = self._queues[key] = deque()
-                task = asyncio.create_task(self._drain(key, queue))
-                self._tasks.add(task)
-                task.add_done_callback(self._tasks.discard)
-            queue.append(row)
+            try:
+                item = Pending.of(row)
+            except ValueError as exc:  # not an update we can read: keep it for a person
+                await self.runtime.mark_failed(row.id, f"unreadable update: {exc}")
+                continue
+            self.submit(item)
         return new
 
     async def idle(self) -> None:
@@ -86,7 +118,7 @@ class UpdateWorker:
         while self._tasks:
             await asyncio.gather(*list(self._tasks), return_exceptions=True)
 
-    async def _drain(self, key: str, queue: deque[InboundMessage]) -> None:
+    async def _drain(self, key: str, queue: deque[Pending]) -> None:
         try:
             while queue:
                 row = queue[0]
@@ -104,8 +136,8 @@ class UpdateWorker:
         finally:
             self._queues.pop(key, None)
 
-    async def process(self, row: InboundMessage) -> None:
-        update_ = parse(row.payload or {})
+    async def process(self, row: Pending) -> None:
+        update_ = row.update
         chat_id = chat_of(update_)
         if chat_id is None:
             await self._mark_done(row.id)

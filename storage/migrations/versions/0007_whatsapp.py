@@ -13,7 +13,7 @@ from alembic import op
 
 
 revision: str = '0007_whatsapp'
-down_revision: str | None = '0005_backoffice'
+down_revision: str | None = '0006_telegram'
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
