@@ -61,7 +61,8 @@ def _percentile(values: list[float], q: float) -> float:
     return ordered[min(len(ordered) - 1, round(q * (len(ordered) - 1)))]
 
 
-async def run(applicants: int, db: str, standard: tuple[str, str]) -> dict[str, float]:
+async def run(applicants: int, db: str, standard: tuple[str, str],
+              rate: float | None = None) -> dict[str, float]:
     with tempfile.TemporaryDirectory() as tmp:
         root = Path(tmp)
         if db == "sqlite":
@@ -86,8 +87,12 @@ async def run(applicants: int, db: str, standard: tuple[str, str]) -> dict[str, 
         latencies: list[float] = []
 
         async def applicant(n: int) -> None:
-            for line in script:
-                started = time.perf_counter()
+            for i, line in enumerate(script):
+                if rate:  # open loop: the event arrives on schedule, handled or not
+                    started = t0 + (n + i * applicants) / rate
+                    await asyncio.sleep(max(0.0, started - time.perf_counter()))
+                else:  # closed loop: the next event right after the last commit
+                    started = time.perf_counter()
                 blob = None
                 if line.startswith("/upload "):
                     blob = await app.files.ingest_path(Path(line.split(" ", 1)[1]))
@@ -104,7 +109,7 @@ async def run(applicants: int, db: str, standard: tuple[str, str]) -> dict[str, 
         stop = asyncio.Event()
         try:
             delivering = asyncio.create_task(dispatcher.run(stop))
-            started = time.perf_counter()
+            t0 = started = time.perf_counter()
             cpu_started = time.process_time()
             await asyncio.gather(*(applicant(n) for n in range(applicants)))
             elapsed = time.perf_counter() - started
@@ -149,13 +154,20 @@ def main() -> None:
     parser.add_argument("--applicants", type=int, nargs="+", default=[1, 10, 50])
     parser.add_argument("--db", default="sqlite")
     parser.add_argument("--standard", default="pekanbaru/okupasi-terapis")
+    parser.add_argument("--rate", type=float, default=None,
+                        help="open loop: events arrive at this total rate (events/s, spread "
+                             "evenly over the applicants), latency counted from arrival; "
+                             "default: closed loop, each applicant sends its next event "
+                             "as soon as the last one is committed")
     args = parser.parse_args()
     region, profession = args.standard.split("/")
     print(f"# {platform.python_version()} on {platform.machine()}, db={args.db.split('@')[-1]},"
-          f" standard={args.standard}, load average {os.getloadavg()[0]:.2f}")
+          f" standard={args.standard},"
+          f" {f'open loop at {args.rate:g} events/s' if args.rate else 'closed loop'},"
+          f" load average {os.getloadavg()[0]:.2f}")
     print("applicants  events  events/s  p50 ms  p99 ms  max ms  all sent after s  CPU ms/event")
     for n in args.applicants:
-        r = asyncio.run(run(n, args.db, (region, profession)))
+        r = asyncio.run(run(n, args.db, (region, profession), args.rate))
         print(f"{n:>10}  {r['events']:>6.0f}  {r['events_per_s']:>8.1f}  {r['p50_ms']:>6.1f}"
               f"  {r['p99_ms']:>6.1f}  {r['max_ms']:>6.1f}  {r['drained_s']:>16.1f}"
               f"  {r['cpu_ms']:>12.2f}")
