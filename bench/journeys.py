@@ -61,7 +61,8 @@ def _percentile(values: list[float], q: float) -> float:
     return ordered[min(len(ordered) - 1, round(q * (len(ordered) - 1)))]
 
 
-async def run(applicants: int, db: str, standard: tuple[str, str]) -> dict[str, float]:
+async def run(applicants: int, db: str, standard: tuple[str, str],
+              rate: float | None = None, deliver_after: bool = False) -> dict[str, float]:
     with tempfile.TemporaryDirectory() as tmp:
         root = Path(tmp)
         if db == "sqlite":
@@ -86,8 +87,12 @@ async def run(applicants: int, db: str, standard: tuple[str, str]) -> dict[str, 
         latencies: list[float] = []
 
         async def applicant(n: int) -> None:
-            for line in script:
-                started = time.perf_counter()
+            for i, line in enumerate(script):
+                if rate:  # open loop: the event arrives on schedule, handled or not
+                    started = t0 + (n + i * applicants) / rate
+                    await asyncio.sleep(max(0.0, started - time.perf_counter()))
+                else:  # closed loop: the next event right after the last commit
+                    started = time.perf_counter()
                 blob = None
                 if line.startswith("/upload "):
                     blob = await app.files.ingest_path(Path(line.split(" ", 1)[1]))
@@ -103,11 +108,15 @@ async def run(applicants: int, db: str, standard: tuple[str, str]) -> dict[str, 
                                 rate_per_second=100_000, per_chat_interval=0, idle_poll=0.05)
         stop = asyncio.Event()
         try:
-            delivering = asyncio.create_task(dispatcher.run(stop))
-            started = time.perf_counter()
+            if not deliver_after:
+                delivering = asyncio.create_task(dispatcher.run(stop))
+            t0 = started = time.perf_counter()
             cpu_started = time.process_time()
             await asyncio.gather(*(applicant(n) for n in range(applicants)))
             elapsed = time.perf_counter() - started
+            inbound_cpu = time.process_time() - cpu_started
+            if deliver_after:  # what the journeys cost without deliveries alongside
+                delivering = asyncio.create_task(dispatcher.run(stop))
             undelivered = -1
             for _ in range(1200):  # until the dispatcher has sent every reply (<= 60 s)
                 async with app.engine.connect() as conn:
@@ -141,6 +150,7 @@ async def run(applicants: int, db: str, standard: tuple[str, str]) -> dict[str, 
         # CPU of this process (every thread) per event, journeys and deliveries both:
         # unlike events/s, it hardly moves when other processes share the cores.
         "cpu_ms": cpu / len(latencies) * 1000,
+        "inbound_cpu_ms": inbound_cpu / len(latencies) * 1000,
     }
 
 
@@ -149,16 +159,28 @@ def main() -> None:
     parser.add_argument("--applicants", type=int, nargs="+", default=[1, 10, 50])
     parser.add_argument("--db", default="sqlite")
     parser.add_argument("--standard", default="pekanbaru/okupasi-terapis")
+    parser.add_argument("--deliver-after", action="store_true",
+                        help="start the dispatcher only when every journey is done (to "
+                             "measure the inbound side alone)")
+    parser.add_argument("--rate", type=float, default=None,
+                        help="open loop: events arrive at this total rate (events/s, spread "
+                             "evenly over the applicants), latency counted from arrival; "
+                             "default: closed loop, each applicant sends its next event "
+                             "as soon as the last one is committed")
     args = parser.parse_args()
     region, profession = args.standard.split("/")
     print(f"# {platform.python_version()} on {platform.machine()}, db={args.db.split('@')[-1]},"
-          f" standard={args.standard}, load average {os.getloadavg()[0]:.2f}")
-    print("applicants  events  events/s  p50 ms  p99 ms  max ms  all sent after s  CPU ms/event")
+          f" standard={args.standard},"
+          f" {f'open loop at {args.rate:g} events/s' if args.rate else 'closed loop'},"
+          f" {'deliveries after the journeys' if args.deliver_after else 'deliveries alongside'},"
+          f" load average {os.getloadavg()[0]:.2f}")
+    print("applicants  events  events/s  p50 ms  p99 ms  max ms  all sent after s"
+          "  CPU ms/event  CPU ms/event to last commit")
     for n in args.applicants:
-        r = asyncio.run(run(n, args.db, (region, profession)))
+        r = asyncio.run(run(n, args.db, (region, profession), args.rate, args.deliver_after))
         print(f"{n:>10}  {r['events']:>6.0f}  {r['events_per_s']:>8.1f}  {r['p50_ms']:>6.1f}"
               f"  {r['p99_ms']:>6.1f}  {r['max_ms']:>6.1f}  {r['drained_s']:>16.1f}"
-              f"  {r['cpu_ms']:>12.2f}")
+              f"  {r['cpu_ms']:>12.2f}  {r['inbound_cpu_ms']:>27.2f}")
     print(f"# load average after: {os.getloadavg()[0]:.2f}")
 
 

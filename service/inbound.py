@@ -209,15 +209,15 @@ class Runtime:
         if row is None:  # first message of this chat
             applicant = await get_or_create_applicant(session, channel, external_id, now)
             conv = await _locked_conversation(session, applicant.id, now)
-            applicant_id, name, state, has_apps = (applicant.id, applicant.display_name,
-                                                   conv.state, False)
+            applicant_id, name, state = applicant.id, applicant.display_name, conv.state
         else:
-            applicant_id, name, state, has_apps = row
+            applicant_id, name, state = row
         if display_name and not name:
-            await conn.execute(_TOUCH_NAMED, {"row_id": applicant_id, "now": now,
-                                              "v_name": display_name[:200]})
+            touched = await conn.execute(_TOUCH_NAMED, {"row_id": applicant_id, "now": now,
+                                                        "v_name": display_name[:200]})
         else:
-            await conn.execute(_TOUCH, {"row_id": applicant_id, "now": now})
+            touched = await conn.execute(_TOUCH, {"row_id": applicant_id, "now": now})
+        has_apps = bool(touched.scalar_one())
         if blob is not None:
             await _record_blob(conn, blob, now)
 
@@ -264,20 +264,29 @@ _MARK_HANDLED = (
     .where(_inbound.c.id == bindparam("row_id"), _inbound.c.status == "pending")
     .values(status="done", handled_at=bindparam("now"))
 )
-# Applicant, its conversation (row-locked on PostgreSQL; SQLite's BEGIN IMMEDIATE
-# serialises writers) and whether it has any application, in one round trip: most
-# turns (all before the first submission) then read no applications or documents.
+# Applicant and its conversation, row-locked on PostgreSQL (SQLite's BEGIN IMMEDIATE
+# serialises writers), in one round trip.
 _LOAD_CHAT = (
-    select(Applicant.id, Applicant.display_name, Conversation.state,
-           select(Application.id).where(Application.applicant_id == Applicant.id).exists())
+    select(Applicant.id, Applicant.display_name, Conversation.state)
     .join(Conversation, Conversation.applicant_id == Applicant.id)
     .where(Applicant.channel == bindparam("channel"),
            Applicant.external_id == bindparam("external_id"))
     .with_for_update(of=Conversation)
 )
 _applicants = cast(Table, Applicant.__table__)
-_TOUCH = (update(_applicants).where(_applicants.c.id == bindparam("row_id"))
-          .values(last_inbound_at=bindparam("now"), unreachable_at=None))  # they wrote to us
+# The touch returns whether any application exists: most turns (all before the first
+# submission) then read no applications or documents. Asked here, after the lock, not
+# in _LOAD_CHAT: on PostgreSQL a statement that waited for the lock still sees what
+# was committed before it started, and a submission from another process may have
+# committed while it waited.
+_TOUCH = (
+    update(_applicants).where(_applicants.c.id == bindparam("row_id"))
+    .values(last_inbound_at=bindparam("now"), unreachable_at=None)  # they wrote to us
+    # By the parameter, not correlated: SQLite's RETURNING drops table names, and a bare
+    # "id" inside the subquery would be the application's own.
+    .returning(select(Application.id).where(Application.applicant_id == bindparam("row_id"))
+               .exists())
+)
 _TOUCH_NAMED = _TOUCH.values(display_name=bindparam("v_name"))
 _conversations = cast(Table, Conversation.__table__)
 _SAVE_STATE = (

@@ -5,11 +5,13 @@ from __future__ import annotations
 import asyncio
 from pathlib import Path
 
-from sqlalchemy import func, select
+from sqlalchemy import func, select, update
 
 from bot.composition import App
-from conversations.types import InboundEvent
+from conversations.types import InboundEvent, OutMessage
+from service.outbox import PRIORITY_REPLY
 from storage.models import Applicant, Blob, Conversation, InboundMessage, OutboxMessage
+from tests.conftest import Clock
 
 
 async def _count(app: App, model: type) -> int:
@@ -75,3 +77,54 @@ async def test_the_same_scan_from_many_chats_at_once_is_recorded_once(
     async with app.sessions() as session:
         assert await session.scalar(select(func.count()).select_from(Blob)) == 1
         assert await session.scalar(select(func.count()).select_from(InboundMessage)) == 10
+
+
+async def test_each_event_touches_the_applicant_and_keeps_a_name_once_given(
+    app: App, clock: Clock
+) -> None:
+    rt = app.runtime
+    await rt.handle(channel="telegram", external_id="5", platform_id="a",
+                    event=InboundEvent.message("halo"), display_name="Sari")
+    async with app.sessions() as s:
+        await s.execute(update(Applicant).values(unreachable_at=clock.now))
+        await s.commit()
+    clock.advance(minutes=3)
+    out = await rt.handle(channel="telegram", external_id="5", platform_id="b",
+                          event=InboundEvent.message("1"), display_name="Someone else")
+    async with app.sessions() as s:
+        applicant = await s.scalar(select(Applicant))
+        conv = await s.scalar(select(Conversation))
+    assert applicant is not None and conv is not None
+    assert applicant.id == out.applicant_id
+    assert applicant.display_name == "Sari"  # the first name given stays
+    assert applicant.unreachable_at is None  # they just wrote to us
+    assert applicant.last_inbound_at == clock.now
+    assert conv.version == 2 and conv.updated_at == clock.now
+    assert conv.state["lang"] == "id"  # the second event chose Indonesian
+
+
+async def test_a_turns_replies_are_queued_in_order(app: App) -> None:
+    out = await app.runtime.handle(channel="console", external_id="9", platform_id="x",
+                                   event=InboundEvent.message("halo"))
+    out = await app.runtime.handle(channel="console", external_id="9", platform_id="y",
+                                   event=InboundEvent.message("1"))
+    assert len(out.messages) >= 2  # the greeting, then the menu
+    async with app.sessions() as s:
+        rows = (await s.scalars(select(OutboxMessage).order_by(OutboxMessage.id))).all()
+    last = [OutMessage.from_payload(r.payload) for r in rows[-len(out.messages):]]
+    assert last == list(out.messages)
+    assert {(r.status, r.priority, r.chat_id, r.applicant_id) for r in rows} == {
+        ("pending", PRIORITY_REPLY, "9", out.applicant_id)}
+
+
+async def test_a_recorded_payload_handled_by_two_workers_at_once_runs_once(app: App) -> None:
+    rt = app.runtime
+    rid = await rt.record_pending(channel="telegram", platform_id="77", chat_key="telegram:8",
+                                  payload={"update_id": 77})
+    outcomes = await asyncio.gather(*(
+        rt.handle(channel="telegram", external_id="8", platform_id="77",
+                  event=InboundEvent.message("halo"), pending_id=rid)
+        for _ in range(2)))
+    assert sorted(o.duplicate for o in outcomes) == [False, True]
+    assert await _count(app, OutboxMessage) == len(
+        next(o for o in outcomes if not o.duplicate).messages)
