@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from datetime import date, datetime
-from functools import cache
+from functools import cache, lru_cache
 from pathlib import Path
 from typing import Any
 
@@ -54,6 +54,7 @@ class LoginRequired(Exception):
     """No valid session: the browser is sent to the login page."""
 
 
+@lru_cache(maxsize=1024)  # steps are frozen (hashable); a long queue repeats a few
 def step_label(step: ProcedureStep) -> str:
     """The step's short name, the same one the applicant's status in the chat shows."""
     return " ".join(_id("steps.label", step=step).split())

@@ -33,7 +33,7 @@ from datetime import date, datetime
 from typing import Any, Protocol
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import ColumnElement, or_, select
+from sqlalchemy import ColumnElement, func, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from sqlalchemy.orm import selectinload
 
@@ -205,31 +205,42 @@ async def queue(session: AsyncSession, *, catalog: Catalog, calendar: WorkingCal
              for s in e.office_steps if s.role.value == actor.role}
     if not codes:
         return []
-    apps = (await session.scalars(
-        select(Application).where(Application.region == actor.region,
-                                  Application.step_code.in_(codes),
-                                  Application.status.not_in(CLOSED))
-        .options(selectinload(Application.documents))
+    # Plain columns and per-file document counts: no ORM objects for a long queue.
+    counts = (select(ApplicationDocument.application_id.label("app_id"),
+                     func.count().filter(ApplicationDocument.review == "rejected")
+                     .label("rejected"),
+                     func.count().filter(ApplicationDocument.review == "pending")
+                     .label("pending"))
+              .group_by(ApplicationDocument.application_id).subquery())
+    found = (await session.execute(
+        select(Application.id, Application.reg_no, Application.full_name,
+               Application.profession, Application.step_code, Application.step_since,
+               Application.submitted_at, Application.due_on, Application.status,
+               func.coalesce(counts.c.rejected, 0), func.coalesce(counts.c.pending, 0))
+        .outerjoin(counts, counts.c.app_id == Application.id)
+        .where(Application.region == actor.region, Application.step_code.in_(codes),
+               Application.status.not_in(CLOSED))
         .order_by(Application.step_since, Application.id))).all()
     rows = []
-    for app in apps:
-        entry = catalog.find(app.region, app.profession)
+    for (app_id, reg_no, full_name, profession, step_code, step_since, submitted_at, due_on,
+         status, rejected, pending) in found:
+        entry = catalog.find(actor.region, profession)
         if entry is None:
             continue
-        step = entry.step(app.step_code)
+        step = entry.step(step_code)
         if step.role.value != actor.role:
             continue
         if _next_step(entry, step.code) is None:
             # The procedure's very last step: once done, the file stays here, finished.
-            state = file_state(app, entry, await control_card(session, app.id))
+            app = await load_file(session, actor=actor, reg_no=reg_no)
+            state = file_state(app, entry, await control_card(session, app_id))
             if completing_action(step) in state.done:
                 continue
-        left = days_left(app, entry, calendar, now)
-        waiting = any(d.review == "rejected" for d in app.documents) and not any(
-            d.review == "pending" for d in app.documents)
-        rows.append(QueueRow(app.reg_no, app.full_name, entry.profession.name, step,
-                             app.step_since, app.submitted_at, app.due_on, left,
-                             left is not None and left < 0, waiting, app.status))
+        left = (calendar.days_left(_local_today(entry, now), due_on,
+                                   entry.deadline.unit.value) if due_on else None)
+        rows.append(QueueRow(reg_no, full_name, entry.profession.name, step, step_since,
+                             submitted_at, due_on, left, left is not None and left < 0,
+                             bool(rejected) and not pending, status))
     # Files waiting on the applicant's corrections go last: nothing to do for them yet.
     return sorted(rows, key=lambda r: r.waiting_for_applicant)
 
