@@ -408,7 +408,9 @@ async def ticket_view(sessions: async_sessionmaker[AsyncSession], catalog: Catal
     grade = c.grade or c.proposed_grade
     return TicketView(
         row=_row(c, _today(catalog, region, now)), region=c.region, profession=c.profession,
-        reg_no=c.reg_no, about=c.about, suggestion_reason=c.suggestion_reason,
+        # An application's number leads to its holder: not shown for anonymous tickets.
+        reg_no=None if c.anonymous else c.reg_no, about=c.about,
+        suggestion_reason=c.suggestion_reason,
         resolution_path=c.resolution_path, settled=c.settled, closed_at=c.closed_at,
         answered=any(m.action == "answer" for m in messages), thread=thread,
         levels=[(lv.role, lv.title, lv.days)
