@@ -70,7 +70,7 @@ async def test_an_officer_works_a_ticket_from_the_pages(app: App, clock: Clock) 
         res = await b.post(f"{page}/grade", {"grade": "ringan"}, follow=True)
         assert "Bobot Ringan ditetapkan (usulan sistem: Sedang)" in res.text
         assert 'data-confirmed>Ringan<' in res.text
-        assert "sedang -&gt; ringan (proposed sedang)" in res.text
+        assert "diubah dari Sedang menjadi Ringan (usulan sistem: Sedang)" in res.text
         assert "data-level-title>1 · Personil yang menangani" in res.text
         assert "data-level-due>2 Desember 2026<" in res.text  # 7 working days
         # ...and back to the proposal: recorded again.
@@ -145,7 +145,7 @@ async def test_escalation_shows_on_the_pages_and_the_overdue_filter(app: App,
                                            calendar=app.calendar, now=clock()) == 1
         res = await kadis.get(f"/office/complaints/{ticket}")
         assert "data-level-title>2 · Kepala DPMPTSP<" in res.text
-        assert "Naik tingkat" in res.text
+        assert "Naik tingkat" in res.text and "ke tingkat 2: Kepala DPMPTSP" in res.text
         assert f"{ticket} (sedang): Kepala DPMPTSP" in res.text  # the head's notice
         assert row in (await b.get("/office/complaints?level=1")).text
     finally:

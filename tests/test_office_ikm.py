@@ -5,6 +5,7 @@ to `izin ikm report --csv` run as a real process on the same database."""
 
 from __future__ import annotations
 
+import asyncio
 import os
 import re
 import subprocess
@@ -154,7 +155,8 @@ async def test_csv_is_the_clis(app: App, clock: Clock, tmp_path: Path) -> None:
             assert "attachment" in res.headers["content-disposition"]
             env = {**os.environ, "IZIN_DATA_DIR": str(app.settings.data_dir),
                    "IZIN_DATABASE_URL": app.settings.database_url}
-            cli = subprocess.run(
+            cli = await asyncio.to_thread(
+                subprocess.run,
                 [sys.executable, "-m", "bot.cli", "ikm", "report", "--region", "metro", *args,
                  "--csv"], capture_output=True, env=env, cwd=tmp_path, timeout=120,
                 check=False)

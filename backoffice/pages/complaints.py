@@ -11,6 +11,7 @@ applicant id: everything comes from `service.complaint_desk`, which never return
 
 from __future__ import annotations
 
+import re
 from datetime import date
 from typing import Annotated, Any
 from urllib.parse import quote
@@ -53,9 +54,31 @@ REFUSALS = {"not_found": (404, "Tidak ditemukan", "Tiket itu tidak ada di wilaya
             "bad_input": (400, "Isian belum lengkap", "")}
 ORDER_HINTS = {"confirm the grade before answering": "Tetapkan bobot sebelum menjawab.",
                "answer the complainant before closing": "Jawab pengadu sebelum menutup."}
+_LEVEL = re.compile(r"^level (\d+): ")
+_GRADE_NOTE = re.compile(r"^(confirmed|(\w+) -> (\w+)) \(proposed (\w+)\)$")
+
+
+def thread_text(action: str, text: str | None) -> str:
+    """The thread's system notes (stored in the service's words) as officers read them."""
+    if not text:
+        return ""
+    if action in ("path", "close"):
+        return PATH_NAMES.get(text, text)
+    if action == "escalate" and (m := _LEVEL.match(text)):
+        return f"ke tingkat {int(m.group(1)) + 1}: {text[m.end():]}"
+    if action == "grade" and (m := _GRADE_NOTE.match(text)):
+        proposed = GRADE_NAMES.get(m.group(4), m.group(4))
+        if m.group(1) == "confirmed":
+            return f"usulan {proposed} dikonfirmasi"
+        return (f"diubah dari {GRADE_NAMES.get(m.group(2), m.group(2))} menjadi "
+                f"{GRADE_NAMES.get(m.group(3), m.group(3))} (usulan sistem: {proposed})")
+    return text
+
+
 NAMES: dict[str, Any] = dict(
     grade_names=GRADE_NAMES, status_names=STATUS_NAMES, kind_names=KIND_NAMES,
-    path_names=PATH_NAMES, category_names=CATEGORY_NAMES, action_names=ACTION_NAMES)
+    path_names=PATH_NAMES, category_names=CATEGORY_NAMES, action_names=ACTION_NAMES,
+    thread_text=thread_text)
 
 
 def _refuse(exc: desk.DeskError) -> Denied:

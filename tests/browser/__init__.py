@@ -1,0 +1,1 @@
+"""Browser tests: Playwright driving Debian's chromium against a live uvicorn."""
