@@ -167,6 +167,17 @@ async def test_csv_is_the_clis(app: App, clock: Clock, tmp_path: Path) -> None:
         assert rep.result is not None
         lines = res.text.splitlines()
         assert lines[0] == "element,name,nrr" and len(lines) == 11
+        # The CLI's table prints the same rows (service.ikm.table) as the page.
+        text = await asyncio.to_thread(
+            subprocess.run,
+            [sys.executable, "-m", "bot.cli", "ikm", "report", "--region", "metro", "--from",
+             "2026-11-01", "--to", "2026-11-30"], capture_output=True, text=True, env=env,
+            cwd=tmp_path, timeout=120, check=False)
+        assert text.returncode == 0, text.stderr
+        assert "respondents: 6 of 9 required (Krejcie-Morgan for 9 applicants)" in text.stdout
+        for row in ikm.table(rep):
+            assert f"U{row.number} {row.name:<35} {row.nrr:>5}" in text.stdout
+        assert f"{'IKM (x 25)':<38} {rep.result.ikm:>5}" in text.stdout
     finally:
         await b.http.aclose()
 
