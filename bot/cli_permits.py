@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import csv
 import sys
 from datetime import UTC, date, datetime
 from pathlib import Path
@@ -92,8 +91,7 @@ def cmd_permit_upload(args: argparse.Namespace, settings: Settings) -> int:
 
 def cmd_ikm_report(args: argparse.Namespace, settings: Settings) -> int:
     from licensing.catalog import STANDARDS_DIR, Catalog
-    from licensing.skm import load_skm
-    from service.ikm import report
+    from service.ikm import report, report_csv, table
 
     catalog = Catalog.load(settings.catalog_dir or STANDARDS_DIR)
     try:
@@ -107,13 +105,8 @@ def cmd_ikm_report(args: argparse.Namespace, settings: Settings) -> int:
                             start=args.start, end=args.end, profession=args.profession)
 
     r = _run(settings, work)
-    skm = load_skm()
     if args.csv:
-        w = csv.writer(sys.stdout)
-        w.writerow(["element", "name", "nrr"])
-        for e in skm.elements:
-            w.writerow([e.key, e.name("id"), r.result.nrr[e.key] if r.result else ""])
-        w.writerow(["ikm", "", r.result.ikm if r.result else ""])
+        sys.stdout.write(report_csv(r))
         return 0
     service = f", {args.profession}" if args.profession else ""
     print(f"IKM {catalog.region(args.region).name}{service}, {r.start} to {r.end}")
@@ -124,8 +117,8 @@ def cmd_ikm_report(args: argparse.Namespace, settings: Settings) -> int:
         print("no survey answers in this period")
         return 0
     print(f"{'element':<38} {'NRR':>5}")
-    for e in skm.elements:
-        print(f"U{e.number} {e.name('id'):<35} {r.result.nrr[e.key]:>5}")
+    for row in table(r):
+        print(f"U{row.number} {row.name:<35} {row.nrr:>5}")
     print(f"{'weighted NRR (x 1/9, summed)':<38} {r.result.weighted_total_rounded:>5}")
     print(f"{'IKM (x 25)':<38} {r.result.ikm:>5}")
     print(f"grade: {r.result.grade.letter} ({r.result.grade.label})")

@@ -32,7 +32,14 @@ ANSWER_MIN, ANSWER_MAX = 10, 3000
 
 
 class DeskError(Exception):
-    """An officer action that cannot be done; the message says why."""
+    """An officer action that cannot be done; the message says why.
+
+    `code` (not_found, closed, wrong_role, wrong_order, bad_input) lets a page say it
+    in Indonesian."""
+
+    def __init__(self, message: str, code: str = "bad_input") -> None:
+        super().__init__(message)
+        self.code = code
 
 
 @dataclass(frozen=True)
@@ -57,7 +64,7 @@ async def _ticket(session: AsyncSession, officer: Officer, ticket_no: str) -> Co
     c = await session.scalar(select(Complaint).where(Complaint.ticket_no == ticket_no)
                              .with_for_update())
     if c is None or c.region != officer.region:  # other regions' tickets do not exist here
-        raise DeskError(f"{ticket_no}: no such ticket in your region")
+        raise DeskError(f"{ticket_no}: no such ticket in your region", "not_found")
     return c
 
 
@@ -93,11 +100,11 @@ async def confirm_grade(sessions: async_sessionmaker[AsyncSession], officer: Off
     if grade not in GRADES:
         raise DeskError(f"grade must be one of {', '.join(GRADES)}")
     if officer.role not in ("complaint_officer", "head_of_office", "admin"):
-        raise DeskError("only complaint officers grade complaints")
+        raise DeskError("only complaint officers grade complaints", "wrong_role")
     async with sessions() as session, session.begin():
         c = await _ticket(session, officer, ticket_no)
         if c.status == "closed":
-            raise DeskError(f"{ticket_no} is closed")
+            raise DeskError(f"{ticket_no} is closed", "closed")
         before = c.grade or c.proposed_grade
         change = "confirmed" if grade == before else f"{before} -> {grade}"
         c.grade, c.level = grade, 0
@@ -117,9 +124,9 @@ async def answer(sessions: async_sessionmaker[AsyncSession], officer: Officer, *
     async with sessions() as session, session.begin():
         c = await _ticket(session, officer, ticket_no)
         if c.status == "closed":
-            raise DeskError(f"{ticket_no} is closed")
+            raise DeskError(f"{ticket_no} is closed", "closed")
         if c.grade is None:
-            raise DeskError("confirm the grade before answering")
+            raise DeskError("confirm the grade before answering", "wrong_order")
         applicant = await session.get(Applicant, c.applicant_id)
         assert applicant is not None
         _log(session, c, officer, "answer", text, now)
@@ -153,10 +160,10 @@ async def close(sessions: async_sessionmaker[AsyncSession], officer: Officer, *,
     async with sessions() as session, session.begin():
         c = await _ticket(session, officer, ticket_no)
         if c.status == "closed":
-            raise DeskError(f"{ticket_no} is already closed")
+            raise DeskError(f"{ticket_no} is already closed", "closed")
         if not await session.scalar(select(ComplaintMessage.id).where(
                 ComplaintMessage.complaint_id == c.id, ComplaintMessage.action == "answer")):
-            raise DeskError("answer the complainant before closing")
+            raise DeskError("answer the complainant before closing", "wrong_order")
         applicant = await session.get(Applicant, c.applicant_id)
         assert applicant is not None
         c.status, c.closed_at, c.resolution_path, c.settled = "closed", now, resolution_path, None
@@ -285,3 +292,169 @@ async def monthly_report(sessions: async_sessionmaker[AsyncSession], catalog: Ca
         by_category=dict(Counter(r.category for r in rows)),
         by_status=dict(Counter(r.status for r in rows)),
         answered_late=late, rows=rows)
+
+
+# --- the desk's pages: tickets, one ticket, the resolution path, notices -------------
+
+DESK_ROLES = ("complaint_officer", "head_of_office", "admin")
+
+
+@dataclass(frozen=True)
+class TicketRow:
+    ticket_no: str
+    filed_at: datetime
+    identity: str  # name or "Anonim"
+    kind: str
+    category: str
+    proposed_grade: str
+    grade: str | None
+    level: int
+    level_title: str  # who holds the ticket now ("" until it is graded)
+    level_due_on: date | None
+    due_on: date
+    status: str
+    overdue: bool
+
+
+def _level_title(c: Complaint) -> str:
+    if c.grade is None:
+        return ""
+    levels = escalation_rules().levels(c.region, c.grade)
+    return levels[min(c.level, len(levels) - 1)].title
+
+
+def _overdue(c: Complaint, today: date) -> bool:
+    if c.status == "closed":
+        return False
+    return today > c.due_on or (c.level_due_on is not None and today > c.level_due_on)
+
+
+def _row(c: Complaint, today: date) -> TicketRow:
+    return TicketRow(ticket_no=c.ticket_no, filed_at=c.filed_at, identity=identity(c),
+                     kind=c.kind, category=c.category, proposed_grade=c.proposed_grade,
+                     grade=c.grade, level=c.level, level_title=_level_title(c),
+                     level_due_on=c.level_due_on, due_on=c.due_on, status=c.status,
+                     overdue=_overdue(c, today))
+
+
+async def tickets(sessions: async_sessionmaker[AsyncSession], catalog: Catalog, *,
+                  region: str, now: datetime, status: str | None = None,
+                  grade: str | None = None, kind: str | None = None,
+                  level: int | None = None, overdue: bool = False,
+                  limit: int = 500) -> list[TicketRow]:
+    """The desk's list, newest first; `grade="none"` for tickets not graded yet."""
+    q = select(Complaint).where(Complaint.region == region)
+    if status:
+        q = q.where(Complaint.status == status)
+    if grade == "none":
+        q = q.where(Complaint.grade.is_(None))
+    elif grade:
+        q = q.where(Complaint.grade == grade)
+    if kind:
+        q = q.where(Complaint.kind == kind)
+    if level is not None:
+        q = q.where(Complaint.level == level)
+    async with sessions() as session:
+        found = (await session.scalars(q.order_by(Complaint.filed_at.desc(),
+                                                  Complaint.id.desc()).limit(limit))).all()
+    today = _today(catalog, region, now)
+    rows = [_row(c, today) for c in found]
+    return [r for r in rows if r.overdue] if overdue else rows
+
+
+@dataclass(frozen=True)
+class ThreadEntry:
+    at: datetime
+    author_kind: str  # complainant | officer | system
+    author: str | None  # staff username; never the complainant's name or number
+    action: str
+    text: str | None
+    attachments: int
+
+
+@dataclass(frozen=True)
+class TicketView:
+    """One ticket for an officer: no chat id, number or applicant id, ever."""
+
+    row: TicketRow
+    region: str
+    profession: str | None
+    reg_no: str | None
+    about: str
+    suggestion_reason: str | None
+    resolution_path: str | None
+    settled: bool | None
+    closed_at: datetime | None
+    answered: bool
+    thread: list[ThreadEntry]
+    levels: list[tuple[str, str, int]]  # (role, title, days) of the ticket's grade
+    handling_steps: list[str]  # the region's published steps (Metro), else empty
+
+
+async def ticket_view(sessions: async_sessionmaker[AsyncSession], catalog: Catalog, *,
+                      region: str, ticket_no: str, now: datetime) -> TicketView:
+    async with sessions() as session:
+        c = await session.scalar(select(Complaint).where(Complaint.ticket_no == ticket_no,
+                                                         Complaint.region == region))
+        if c is None:
+            raise DeskError(f"{ticket_no}: no such ticket in your region", "not_found")
+        messages = (await session.scalars(select(ComplaintMessage).where(
+            ComplaintMessage.complaint_id == c.id).order_by(ComplaintMessage.id))).all()
+    thread = [ThreadEntry(at=m.at, author_kind=m.author_kind,
+                          author=m.author if m.author_kind == "officer" else None,
+                          action=m.action, text=m.text,
+                          attachments=len((m.attachments or {}).get("sha256", [])))
+              for m in messages]
+    grade = c.grade or c.proposed_grade
+    return TicketView(
+        row=_row(c, _today(catalog, region, now)), region=c.region, profession=c.profession,
+        # An application's number leads to its holder: not shown for anonymous tickets.
+        reg_no=None if c.anonymous else c.reg_no, about=c.about,
+        suggestion_reason=c.suggestion_reason,
+        resolution_path=c.resolution_path, settled=c.settled, closed_at=c.closed_at,
+        answered=any(m.action == "answer" for m in messages), thread=thread,
+        levels=[(lv.role, lv.title, lv.days)
+                for lv in escalation_rules().levels(c.region, grade)],
+        handling_steps=list(catalog.entry_for_region(c.region).complaints.handling_steps))
+
+
+async def choose_path(sessions: async_sessionmaker[AsyncSession], officer: Officer, *,
+                      ticket_no: str, resolution_path: str, now: datetime) -> Complaint:
+    """Record how the ticket is being resolved (internal, technical team/agency, APIP)."""
+    if resolution_path not in RESOLUTION_PATHS:
+        raise DeskError(f"resolution path must be one of {', '.join(RESOLUTION_PATHS)}")
+    async with sessions() as session, session.begin():
+        c = await _ticket(session, officer, ticket_no)
+        if c.status == "closed":
+            raise DeskError(f"{ticket_no} is closed", "closed")
+        c.resolution_path = resolution_path
+        _log(session, c, officer, "path", resolution_path, now)
+        return c
+
+
+async def notices(sessions: async_sessionmaker[AsyncSession], *, region: str, role: str,
+                  unread_only: bool = False, ref: str | None = None,
+                  limit: int = 100) -> list[StaffNotice]:
+    """The staff notices for a role of a region (an admin sees every role's)."""
+    q = select(StaffNotice).where(StaffNotice.region == region)
+    if role != "admin":
+        q = q.where(StaffNotice.role == role)
+    if unread_only:
+        q = q.where(StaffNotice.read_at.is_(None))
+    if ref:
+        q = q.where(StaffNotice.ref == ref)
+    async with sessions() as session:
+        return list((await session.scalars(q.order_by(StaffNotice.id.desc())
+                                           .limit(limit))).all())
+
+
+async def mark_read(sessions: async_sessionmaker[AsyncSession], officer: Officer, *,
+                    notice_id: int, now: datetime) -> StaffNotice:
+    async with sessions() as session, session.begin():
+        n = await session.get(StaffNotice, notice_id, with_for_update=True)
+        if n is None or n.region != officer.region or (
+                officer.role != "admin" and n.role != officer.role):
+            raise DeskError("no such notice for your role", "not_found")
+        if n.read_at is None:
+            n.read_at = now
+        return n

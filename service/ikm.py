@@ -2,8 +2,12 @@
 
 from __future__ import annotations
 
+import csv
+import io
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
+from decimal import Decimal
+from fractions import Fraction
 from zoneinfo import ZoneInfo
 
 from sqlalchemy import func, select
@@ -11,6 +15,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from licensing.catalog import Catalog
 from licensing.ikm import IkmResult, SampleCheck, compute_ikm, profile_breakdown, sample_check
+from licensing.skm import load_skm
 from storage.models import Application, SurveyResponse
 
 
@@ -59,3 +64,35 @@ async def report(sessions: async_sessionmaker[AsyncSession], catalog: Catalog, *
         sample=sample_check(len(rows), population),
         profiles=profile_breakdown(complete_profiles),
     )
+
+
+# --- the table, shared by `izin ikm report` and the back office's IKM page ----------
+
+
+@dataclass(frozen=True)
+class ElementRow:
+    key: str
+    number: int  # U1..U9, the questionnaire's order
+    name: str
+    nrr: Decimal | None  # None when nobody answered
+    weighted: Fraction | None  # nrr x 1/9, exact
+
+
+def table(rep: IkmReport) -> list[ElementRow]:
+    """One row per SKM element, in the regulation's order."""
+    skm = load_skm()
+    r = rep.result
+    return [ElementRow(key=e.key, number=e.number, name=e.name("id"),
+                       nrr=r.nrr[e.key] if r else None,
+                       weighted=r.weighted_nrr[e.key] if r else None) for e in skm.elements]
+
+
+def report_csv(rep: IkmReport) -> str:
+    """The CSV of `izin ikm report --csv` and of the back office's export (the same bytes)."""
+    out = io.StringIO()
+    w = csv.writer(out)
+    w.writerow(["element", "name", "nrr"])
+    for row in table(rep):
+        w.writerow([row.key, row.name, "" if row.nrr is None else row.nrr])
+    w.writerow(["ikm", "", rep.result.ikm if rep.result else ""])
+    return out.getvalue()

@@ -13,10 +13,11 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import AsyncIterator, Sequence
+from collections.abc import AsyncIterable, AsyncIterator, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from pathlib import Path
+from typing import BinaryIO
 from zoneinfo import ZoneInfo
 
 from sqlalchemy import func, select
@@ -245,19 +246,104 @@ async def attach_signed_pdf(
     """
     info = await asyncio.to_thread(check_signed_pdf, pdf, trust_roots=trust_roots)
     async with sessions() as session, session.begin():
-        application = await session.scalar(select(Application).where(
-            Application.reg_no == reg_no))
-        permit = None if application is None else await session.scalar(
-            select(Permit).where(Permit.application_id == application.id).with_for_update())
-        if application is None or permit is None or permit.status != "pending":
-            raise PermitError(f"{reg_no}: no permit waiting for a signature")
-        entry = catalog.get(application.region, application.profession)
-        if permit.number is None:
-            await _number(session, permit, entry, now)
+        permit = await _pending_for_upload(session, reg_no, region=None)
         sha = await store_pdf(files, session, pdf, now)
-        await _issue(session, permit, sha, source="uploaded", test=info.is_test,
-                     catalog=catalog, now=now, actor=actor)
+        await _attach(session, permit, sha, info, catalog=catalog, actor=actor, now=now)
     return info
+
+
+async def attach_signed_upload(
+    sessions: async_sessionmaker[AsyncSession],
+    *,
+    files: FileStore,
+    catalog: Catalog,
+    reg_no: str,
+    region: str,
+    chunks: AsyncIterable[bytes],
+    declared_size: int | None,
+    actor: str,
+    now: datetime,
+    trust_roots: Sequence[bytes] = (),
+) -> SignatureInfo:
+    """The back office's upload of a PDF signed elsewhere, streamed into the file store.
+
+    The signature is checked on the streamed temp file before it is kept, so a PDF
+    without a valid signature leaves nothing behind (UploadRejected with the
+    SignatureError's code, or "too_large"/"empty"). Only a permit of `region`.
+    """
+    async with sessions() as session:
+        await _pending_for_upload(session, reg_no, region=region)  # refuse before streaming
+    found: list[SignatureInfo] = []
+
+    def inspect(fh: BinaryIO) -> _SignedPdf:
+        found.append(check_signed_pdf(fh.read(), trust_roots=trust_roots))
+        return _SignedPdf()
+
+    checking = FileStore(files.root, max_bytes=files.max_bytes, inspector=inspect)
+    blob = await checking.ingest(chunks, declared_size=declared_size)
+    async with sessions() as session, session.begin():
+        permit = await _pending_for_upload(session, reg_no, region=region)
+        if await session.get(Blob, blob.sha256) is None:
+            session.add(Blob(sha256=blob.sha256, size=blob.size, kind=blob.kind,
+                             media_type=blob.media_type, pages=blob.pages, created_at=now))
+            await session.flush()
+        await _attach(session, permit, blob.sha256, found[0], catalog=catalog, actor=actor,
+                      now=now)
+    return found[0]
+
+
+@dataclass(frozen=True)
+class _SignedPdf:
+    """What the file store records of an accepted signed PDF."""
+
+    kind: str = "pdf"
+    media_type: str = "application/pdf"
+    pages: int | None = None
+    width: int | None = None
+    height: int | None = None
+
+
+async def _pending_for_upload(session: AsyncSession, reg_no: str, *,
+                              region: str | None) -> Permit:
+    q = select(Permit).join(Application, Permit.application_id == Application.id).where(
+        Application.reg_no == reg_no)
+    if region is not None:
+        q = q.where(Application.region == region)
+    permit = await session.scalar(q.with_for_update())
+    if permit is None or permit.status != "pending":
+        raise PermitError(f"{reg_no}: no permit waiting for a signature")
+    return permit
+
+
+async def _attach(session: AsyncSession, permit: Permit, sha: str, info: SignatureInfo, *,
+                  catalog: Catalog, actor: str, now: datetime) -> None:
+    application = await session.get(Application, permit.application_id)
+    assert application is not None
+    entry = catalog.get(application.region, application.profession)
+    if permit.number is None:
+        await _number(session, permit, entry, now)
+    await _issue(session, permit, sha, source="uploaded", test=info.is_test,
+                 catalog=catalog, now=now, actor=actor)
+
+
+@dataclass(frozen=True)
+class PermitRow:
+    """One permit as the office's list shows it."""
+
+    permit: Permit
+    reg_no: str
+    applicant_name: str
+
+
+async def list_permits(session: AsyncSession, *, region: str, status: str | None = None,
+                       limit: int = 500) -> list[PermitRow]:
+    q = (select(Permit, Application.reg_no, Application.full_name)
+         .join(Application, Permit.application_id == Application.id)
+         .where(Permit.region == region))
+    if status:
+        q = q.where(Permit.status == status)
+    rows = (await session.execute(q.order_by(Permit.id.desc()).limit(limit))).all()
+    return [PermitRow(permit=p, reg_no=r, applicant_name=n) for p, r, n in rows]
 
 
 # --- in the chat ----------------------------------------------------------------------
@@ -301,14 +387,19 @@ async def mark_delivered(session: AsyncSession, applicant: Applicant, e: PermitD
 
 
 async def revoke(sessions: async_sessionmaker[AsyncSession], *, key: str, reason: str,
-                 actor: str, now: datetime) -> Permit:
-    """Revoke by permit number or verify code; the holder is told in their chat."""
+                 actor: str, now: datetime, region: str | None = None) -> Permit:
+    """Revoke by permit number or verify code; the holder is told in their chat.
+
+    `region`: only that region's permits (the back office); None: any (the CLI).
+    """
     reason = " ".join(reason.split())
     if len(reason) < 5:
         raise PermitError("a revocation needs a reason (at least 5 characters)")
     async with sessions() as session, session.begin():
-        found = (await session.scalars(select(Permit).where(
-            (Permit.number == key) | (Permit.verify_code == key)).with_for_update())).all()
+        q = select(Permit).where((Permit.number == key) | (Permit.verify_code == key))
+        if region is not None:
+            q = q.where(Permit.region == region)
+        found = (await session.scalars(q.with_for_update())).all()
         if len(found) > 1:  # the same number in two regions
             raise PermitError(f"{key}: several regions use this number; give the verify code")
         permit = found[0] if found else None

@@ -126,7 +126,11 @@ def test_the_control_card_has_no_edit_or_delete_route() -> None:
     assert all(r.methods <= {"GET", "POST", "HEAD"} for r in routes)
     posts = sorted(r.path for r in routes if "POST" in r.methods)
     assert posts == ["/applications/{reg_no}/act", "/applications/{reg_no}/review",
-                     "/login", "/logout", "/staff", "/staff/{staff_id}/active"]
+                     "/complaints/notices/{notice_id}/read", "/complaints/{ticket_no}/answer",
+                     "/complaints/{ticket_no}/close", "/complaints/{ticket_no}/grade",
+                     "/complaints/{ticket_no}/path", "/complaints/{ticket_no}/step",
+                     "/login", "/logout", "/permits/upload/{reg_no}",
+                     "/permits/{permit_id}/revoke", "/staff", "/staff/{staff_id}/active"]
 
 
 async def test_an_officer_of_another_role_sees_but_cannot_act(

@@ -1,0 +1,54 @@
+"""What browser tests share: the real HTTP app under uvicorn on 127.0.0.1 (a free port)
+in the test's event loop, Debian's chromium for Playwright, and a staff sign-in."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import socket
+from collections.abc import AsyncIterator
+from pathlib import Path
+from typing import Any
+
+import uvicorn
+
+from bot.composition import App
+from bot.http import create_http_app
+from tests.office_client import PASSWORD
+
+CHROMIUM = Path("/usr/bin/chromium")
+ARTIFACTS = Path(__file__).resolve().parents[2] / "test-artifacts"
+ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking",
+        "--disable-component-update", "--disable-sync", "--no-first-run"]
+
+
+@contextlib.asynccontextmanager
+async def serving(app: App) -> AsyncIterator[str]:
+    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    sock.bind(("127.0.0.1", 0))
+    port = sock.getsockname()[1]
+    config = uvicorn.Config(create_http_app(app=app), lifespan="off", log_level="warning")
+    server = uvicorn.Server(config)
+    task = asyncio.create_task(server.serve(sockets=[sock]))
+    for _ in range(500):  # up to 10 s
+        if server.started:
+            break
+        await asyncio.sleep(0.02)
+    else:
+        raise RuntimeError("uvicorn did not start")
+    try:
+        yield f"http://127.0.0.1:{port}"
+    finally:
+        server.should_exit = True
+        await task
+        sock.close()
+
+
+async def sign_in(page: Any, base: str, username: str) -> None:
+    """Fill the login form the page is on (or open it) and wait for the console."""
+    if "/office/login" not in page.url:
+        await page.goto(f"{base}/office/login")
+    await page.fill("#username", username)
+    await page.fill("#password", PASSWORD)
+    await page.click("button:has-text('Masuk')")
+    await page.wait_for_url(lambda url: "/office/login" not in url)
