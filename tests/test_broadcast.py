@@ -230,13 +230,3 @@ async def test_five_thousand_recipients_at_the_default_rate(app: App, clock: Clo
     assert sender.too_many == 0
     async with app.sessions() as s:
         assert await s.scalar(select(func.count()).select_from(Application)) == 5000
-
-
-async def test_dispatchers_take_the_platform_rate_from_settings(app: App) -> None:
-    from bot.dispatchers import build_dispatcher
-
-    app.settings.telegram_rate_per_second = 12
-    telegram = build_dispatcher(app, RateLimitedFake("telegram"))
-    whatsapp = build_dispatcher(app, RateLimitedFake("whatsapp"))
-    assert (telegram.bucket.rate, whatsapp.bucket.rate) == (12, 80)
-    assert telegram.batch == 6  # half a second's worth per claim
