@@ -90,7 +90,7 @@ class Dispatcher:
     async def run(self, stop: asyncio.Event) -> None:
         """Claim and send until `stop`. The next batch is claimed while the current one is
         still sending, so the platform's rate is used while the database works; at most
-        two batches are out, so a reply claimed next waits behind one at most."""
+        two batches are out, so a reply waits behind those two at most (a second's worth)."""
         out: deque[asyncio.Task[None]] = deque()
         try:
             while not stop.is_set():
