@@ -42,9 +42,6 @@ class Settings(BaseSettings):
     # Approved templates per notification type; default bot/channels/whatsapp/templates.yaml
     whatsapp_templates: Path | None = None
 
-    # Outbox dispatchers: each platform's global send rate (messages per second).
-    telegram_rate_per_second: float = Field(default=30, gt=0)
-    whatsapp_rate_per_second: float = Field(default=80, gt=0)
     # Reminder schedule and texts (default: notifications/reminders.yaml).
     reminders_config: Path | None = None
 

@@ -192,7 +192,8 @@ async def broadcast_log(request: Request, parts: PartsDep, staff: CurrentStaff) 
                 .where(OutboxMessage.broadcast_id.in_([b.id for b in shown]))
                 .group_by(OutboxMessage.broadcast_id, OutboxMessage.status))).all()
         for bid, status, n in found:
-            counts.setdefault(int(bid), {})[str(status)] = int(n)
+            if bid is not None:
+                counts.setdefault(int(bid), {})[str(status)] = int(n)
     rows = []
     for b in shown:
         c = counts.get(b.id, {})
