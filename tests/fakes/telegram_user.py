@@ -67,7 +67,7 @@ class Bench:
             config = uvicorn.Config(http, log_level="warning", lifespan="off")
             self._server = uvicorn.Server(config)
             self._server_task = asyncio.create_task(self._server.serve(sockets=[sock]))
-            while not self._server.started:
+            while not self._server.started:  # noqa: ASYNC110
                 await asyncio.sleep(0.01)
             self.url = f"http://127.0.0.1:{sock.getsockname()[1]}"
             self._client = httpx.AsyncClient(base_url=self.url, timeout=30)
@@ -97,7 +97,7 @@ class Bench:
             response = await self.post(update)
             assert response.status_code == 200, response.text
 
-    async def settle(self, timeout: float = 60) -> None:
+    async def settle(self, timeout: float = 60) -> None:  # noqa: ASYNC109
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
             if await self._settled():
@@ -156,7 +156,7 @@ class User:
         await self.bench.settle()
 
     async def upload(self, path: Path) -> None:
-        data = path.read_bytes()
+        data = path.read_bytes()  # noqa: ASYNC240
         if path.suffix.lower() in {".jpg", ".jpeg", ".png"}:
             # A phone sends a photo with smaller sizes first; the bot must take the largest.
             update = photo_update(self.api, self.chat_id, [(_thumbnail(data), 90, 90),

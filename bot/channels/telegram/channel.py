@@ -114,7 +114,7 @@ class TelegramChannel:
         self.worker.wake()
         return True
 
-    async def poll(self, stop: asyncio.Event, *, timeout: int = 25) -> None:
+    async def poll(self, stop: asyncio.Event, *, timeout: int = 25) -> None:  # noqa: ASYNC109
         """getUpdates: record each update, then confirm it with the next offset."""
         offset: int | None = None
         failures = 0
