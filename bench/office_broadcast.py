@@ -69,7 +69,7 @@ async def main(n: int) -> None:
                     t_send = time.perf_counter() - t0
                 assert res.status_code == 303, res.text
                 bid = int(res.headers["location"].split("/")[-1].split("?")[0])
-                while (await bc.progress(app.sessions, bid)).queued < n:
+                while (await bc.progress(app.sessions, bid)).queued < n:  # noqa: ASYNC110
                     await asyncio.sleep(0.05)
                 t_queued = time.perf_counter() - t0
         finally:
