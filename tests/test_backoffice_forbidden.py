@@ -126,6 +126,8 @@ def test_the_control_card_has_no_edit_or_delete_route() -> None:
     assert all(r.methods <= {"GET", "POST", "HEAD"} for r in routes)
     posts = sorted(r.path for r in routes if "POST" in r.methods)
     assert posts == ["/applications/{reg_no}/act", "/applications/{reg_no}/review",
+                     "/broadcasts", "/broadcasts/preview", "/broadcasts/{broadcast_id}/cancel",
+                     "/broadcasts/{broadcast_id}/pause", "/broadcasts/{broadcast_id}/resume",
                      "/complaints/notices/{notice_id}/read", "/complaints/{ticket_no}/answer",
                      "/complaints/{ticket_no}/close", "/complaints/{ticket_no}/grade",
                      "/complaints/{ticket_no}/path", "/complaints/{ticket_no}/step",
