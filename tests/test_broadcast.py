@@ -1,21 +1,21 @@
 """Broadcasts: selection, count, preview, roles, sandbox, resumable enqueue, pause,
-resume, cancel, progress, unreachable skipped, replies first, 5,000 at the real rate."""
+resume, cancel, progress, unreachable skipped, replies first. (5,000 at the real rate,
+over HTTP to the fake platform servers: tests/test_broadcast_platforms.py.)"""
 
 from __future__ import annotations
 
 import asyncio
 
 import pytest
-from sqlalchemy import func, select, update
+from sqlalchemy import select, update
 
 from bot.composition import App
-from bot.settings import Settings
 from conversations.types import OutMessage
 from notifications import broadcasts as bc
 from notifications.dispatcher import Delivery, SendResult
 from notifications.runner import Dispatcher
 from service.outbox import enqueue
-from storage.models import Applicant, Application, Broadcast, OutboxMessage
+from storage.models import Applicant, Broadcast, OutboxMessage
 from tests.conftest import Clock
 from tests.notify_data import add_applicants
 from tests.rate_fake import RateLimitedFake
@@ -204,30 +204,3 @@ async def test_a_broadcast_never_starves_live_replies(app: App, clock: Clock) ->
     # bulk rows were still waiting.
     assert sent_until_reply - sent_before <= 2 * dispatcher.batch + 1
     assert sent_until_reply < 200
-
-
-async def test_five_thousand_recipients_at_the_default_rate(app: App, clock: Clock) -> None:
-    """All delivered, none twice, no 429 from a fake that enforces WhatsApp's 80/s and
-    1 msg/s per chat, with the dispatcher at the default settings."""
-    defaults = Settings(_env_file=None)  # type: ignore[call-arg]
-    rate = defaults.whatsapp_rate_per_second
-    await add_applicants(app.sessions, 5000, now=clock.now, channel="whatsapp")
-    bid = await bc.create_broadcast(app.sessions, app.catalog,
-                                    selection=bc.Selection(open_only=True), template=TEMPLATE,
-                                    sender_username="admin", sender_role="admin",
-                                    now=clock.now)
-    sender = RateLimitedFake("whatsapp", per_second=rate, per_chat_interval=1.0)
-    dispatcher = Dispatcher(app.sessions, sender, rate_per_second=rate, per_chat_interval=1.0,
-                            clock=clock)
-    stop = asyncio.Event()
-    task = asyncio.create_task(dispatcher.run(stop))  # as `izin serve` runs it
-    while not (await bc.progress(app.sessions, bid)).finished:  # noqa: ASYNC110
-        await asyncio.sleep(0.5)
-    stop.set()
-    await task
-    prog = await bc.progress(app.sessions, bid)
-    assert (prog.sent, prog.pending, prog.failed, prog.status) == (5000, 0, 0, "done")
-    assert len(sender.delivered) == 5000 and set(sender.delivered.values()) == {1}
-    assert sender.too_many == 0
-    async with app.sessions() as s:
-        assert await s.scalar(select(func.count()).select_from(Application)) == 5000

@@ -3,8 +3,11 @@
 Endpoints: POST /{phone_id}/messages (recorded; answers with a wamid), POST
 /{phone_id}/media (multipart upload), GET /{media_id} (url, mime_type, sha256,
 file_size, id), GET /download/{media_id} (needs the bearer token). Errors can be
-injected per request (`fail_next`) or per recipient (`fail_for`), and a throughput limit
-answers 130429 past `limit_per_second` accepted messages (per second of `clock`).
+injected per request (`fail_next`) or per recipient (`fail_for`), a throughput limit
+answers 130429 past `limit_per_second` accepted messages (per calendar second of `clock`;
+or, with `limit_burst`, past a token bucket of that rate and capacity), and an
+optional pair limit answers 131056 to a second message to one recipient within
+`per_recipient_interval` seconds (both off by default).
 """
 
 from __future__ import annotations
@@ -73,6 +76,8 @@ class FakeGraphAPI:
     phone_id: str = "1000001"
     clock: Callable[[], float] = time.monotonic
     limit_per_second: int | None = None
+    limit_burst: float | None = None
+    per_recipient_interval: float | None = None
     sent: list[Sent] = field(default_factory=list)
     requests: list[tuple[str, str]] = field(default_factory=list)  # (method, path)
     uploads: dict[str, tuple[bytes, str, str]] = field(default_factory=dict)
@@ -85,6 +90,8 @@ class FakeGraphAPI:
     def __post_init__(self) -> None:
         self._ids = itertools.count(1)
         self._window: tuple[int, int] = (-1, 0)
+        self._tokens: tuple[float, float] | None = None  # (tokens, `clock` when counted)
+        self._last_to: dict[str, float] = {}  # recipient -> `clock` of its last message
         self._runner: web.AppRunner | None = None
 
     # -- test side --
@@ -131,15 +138,8 @@ class FakeGraphAPI:
             code = self.fail_next.pop(0)
         elif self.fail_for.get(to):
             code = self.fail_for[to].pop(0)
-        elif self.limit_per_second is not None:
-            second = int(self.clock())
-            window, count = self._window
-            if window != second:
-                window, count = second, 0
-            if count >= self.limit_per_second:
-                code = 130429
-            else:
-                self._window = (window, count + 1)
+        else:
+            code = self._limit(to)
         if code is not None:
             self.refused.append((to, code))
             status, title = ERRORS[code]
@@ -149,6 +149,32 @@ class FakeGraphAPI:
         return web.json_response({"messaging_product": "whatsapp",
                                   "contacts": [{"input": to, "wa_id": to}],
                                   "messages": [{"id": wamid}]})
+
+    def _limit(self, to: str) -> int | None:
+        """130429 past the throughput limit, 131056 past the pair limit; counts the
+        message against both when it is accepted."""
+        now = self.clock()
+        last = self._last_to.get(to)
+        if (self.per_recipient_interval is not None and last is not None
+                and now - last < self.per_recipient_interval):
+            return 131056
+        if self.limit_per_second is not None and self.limit_burst is not None:
+            tokens, then = self._tokens or (self.limit_burst, now)
+            tokens = min(self.limit_burst, tokens + (now - then) * self.limit_per_second)
+            if tokens < 1:
+                self._tokens = (tokens, now)
+                return 130429
+            self._tokens = (tokens - 1, now)
+        elif self.limit_per_second is not None:
+            second = int(now)
+            window, count = self._window
+            if window != second:
+                window, count = second, 0
+            if count >= self.limit_per_second:
+                return 130429
+            self._window = (window, count + 1)
+        self._last_to[to] = now
+        return None
 
     async def _upload(self, request: web.Request) -> web.Response:
         self.requests.append(("POST", request.path))
