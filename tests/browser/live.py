@@ -1,47 +1,17 @@
-"""What browser tests share: the real HTTP app under uvicorn on 127.0.0.1 (a free port)
-in the test's event loop, Debian's chromium for Playwright, and a staff sign-in."""
+"""Signing in on the page a test is already on; the server and chromium come from
+conftest.py (one copy of each)."""
 
 from __future__ import annotations
 
-import asyncio
-import contextlib
-import socket
-from collections.abc import AsyncIterator
-from pathlib import Path
 from typing import Any
 
-import uvicorn
-
-from bot.composition import App
-from bot.http import create_http_app
+from tests.browser.conftest import ARGS, CHROMIUM, serving
+from tests.browser.conftest import ARTIFACTS as BACKOFFICE_ARTIFACTS
 from tests.office_client import PASSWORD
 
-CHROMIUM = Path("/usr/bin/chromium")
-ARTIFACTS = Path(__file__).resolve().parents[2] / "test-artifacts"
-ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking",
-        "--disable-component-update", "--disable-sync", "--no-first-run"]
+__all__ = ["ARGS", "ARTIFACTS", "CHROMIUM", "serving", "sign_in"]
 
-
-@contextlib.asynccontextmanager
-async def serving(app: App) -> AsyncIterator[str]:
-    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-    sock.bind(("127.0.0.1", 0))
-    port = sock.getsockname()[1]
-    config = uvicorn.Config(create_http_app(app=app), lifespan="off", log_level="warning")
-    server = uvicorn.Server(config)
-    task = asyncio.create_task(server.serve(sockets=[sock]))
-    for _ in range(500):  # up to 10 s
-        if server.started:
-            break
-        await asyncio.sleep(0.02)
-    else:
-        raise RuntimeError("uvicorn did not start")
-    try:
-        yield f"http://127.0.0.1:{port}"
-    finally:
-        server.should_exit = True
-        await task
-        sock.close()
+ARTIFACTS = BACKOFFICE_ARTIFACTS.parent  # test-artifacts/; each test picks its folder
 
 
 async def sign_in(page: Any, base: str, username: str) -> None:
