@@ -73,6 +73,7 @@ async def _until_finished(app: App, bid: int) -> bc.Progress:
     return prog
 
 
+@pytest.mark.slow
 async def test_five_thousand_whatsapp_recipients_at_the_default_rate(
     wa_h: Harness, clock: Clock
 ) -> None:
@@ -115,6 +116,7 @@ async def telegram_api() -> AsyncIterator[FakeTelegram]:
     await fake.stop()
 
 
+@pytest.mark.slow
 async def test_telegram_recipients_at_the_default_rate(app: App, clock: Clock,
                                                        telegram_api: FakeTelegram) -> None:
     """900 Telegram applicants (30 s at Telegram's 30 msgs/s; 900 bounds the suite's time,
