@@ -40,6 +40,8 @@ class Settings(BaseSettings):
     whatsapp_api_base: str = "https://graph.facebook.com/v21.0"
     whatsapp_rate_per_second: float = Field(default=80, gt=0)  # Cloud API default per number
     whatsapp_per_chat_interval: float = Field(default=1.0, ge=0)
+    # Seconds a message waits for an earlier one (by timestamp) still in another webhook.
+    whatsapp_reorder_window: float = Field(default=2.0, ge=0, le=30)
     # Approved templates per notification type; default bot/channels/whatsapp/templates.yaml
     whatsapp_templates: Path | None = None
 

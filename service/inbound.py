@@ -9,15 +9,16 @@ from the outbox.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import secrets
 import weakref
 from collections.abc import Callable
 from dataclasses import dataclass, fields
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any, cast
 
-from sqlalchemy import Table, bindparam, select, update
+from sqlalchemy import JSON, Table, bindparam, func, select, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.exc import IntegrityError
@@ -45,17 +46,23 @@ from storage.models import (
     Blob,
     Conversation,
     InboundMessage,
+    InboundStatus,
     Permit,
     SurveyResponse,
 )
 
 log = logging.getLogger(__name__)
 
+INBOUND_NOTIFY = "izin_inbound"  # PostgreSQL NOTIFY channel: payload "<channel> <chat_key>"
 CODE_ALPHABET = "ABCDEFGHJKLMNPQRSTUVWXYZ23456789"  # no 0/O, 1/I: read aloud at a counter
 
 
 def random_code(length: int = 6) -> str:
     return "".join(secrets.choice(CODE_ALPHABET) for _ in range(length))
+
+
+class _Raced(Exception):
+    """A unique key taken by a concurrent transaction: the event runs again."""
 
 
 @dataclass(frozen=True)
@@ -77,11 +84,13 @@ class Runtime:
     new_code: Callable[[], str] = random_code
 
     def __post_init__(self) -> None:
-        # Events of one chat run one at a time in this process (the row lock does it
-        # across processes); different chats run in parallel.
+        # Events of one chat run one at a time in this process: an optimisation only;
+        # order across processes is the pipeline's chat lease and the row locks
+        # (service/pipeline.py). Different chats run in parallel.
         self._chat_locks: weakref.WeakValueDictionary[str, asyncio.Lock] = (
             weakref.WeakValueDictionary()
         )
+        self._listeners: list[Callable[[str, str], None]] = []
 
     def chat_lock(self, key: str) -> asyncio.Lock:
         lock = self._chat_locks.get(key)
@@ -90,47 +99,87 @@ class Runtime:
             self._chat_locks[key] = lock
         return lock
 
+    def add_inbound_listener(self, listener: Callable[[str, str], None]) -> None:
+        """Called with (channel, chat_key) after a payload is recorded in this process
+        (other processes hear of it through PostgreSQL's NOTIFY, see service/pipeline.py)."""
+        self._listeners.append(listener)
+
+    def remove_inbound_listener(self, listener: Callable[[str, str], None]) -> None:
+        with contextlib.suppress(ValueError):
+            self._listeners.remove(listener)
+
     async def record_pending(
-        self, *, channel: str, platform_id: str, chat_key: str, payload: dict[str, Any]
+        self, *, channel: str, platform_id: str, chat_key: str, payload: dict[str, Any],
+        seq: int = 0, hold: float = 0.0,
     ) -> int | None:
         """Store a platform payload durably before the webhook answers 200.
 
-        Returns the new row's id, or None when this platform id was seen before (the
-        platform retried): either way the webhook may answer 200.
+        `seq` orders a chat's payloads (the platform's order); `hold` seconds keep it
+        waiting for an earlier one still on its way (a reorder window). Returns the new
+        row's id, or None when this platform id was seen before (the platform retried):
+        either way the webhook may answer 200.
         """
         now = self.clock()
         async with self.sessions() as session:
             try:
                 async with session.begin():
-                    row = InboundMessage(channel=channel, platform_id=platform_id,
-                                         chat_key=chat_key, payload=payload,
-                                         status="pending", received_at=now)
+                    row = InboundMessage(
+                        channel=channel, platform_id=platform_id, chat_key=chat_key,
+                        payload=payload, status=InboundStatus.PENDING, received_at=now,
+                        seq=seq, attempts=0,
+                        not_before=(datetime.now(UTC) + timedelta(seconds=hold)
+                                    if hold > 0 else None))
                     session.add(row)
                     await session.flush()
-                    return row.id
+                    if session.get_bind().dialect.name == "postgresql":
+                        # Delivered at commit to every process LISTENing (no polling).
+                        await session.execute(_NOTIFY, {"v_key": f"{channel} {chat_key}"})
+                    row_id = row.id
             except IntegrityError:
                 if await _seen(session, channel, platform_id):
                     return None
                 raise
+        for listener in list(self._listeners):
+            listener(channel, chat_key)
+        return row_id
+
+    async def record_dead(
+        self, *, channel: str, platform_id: str, chat_key: str,
+        payload: dict[str, Any] | None, error: str,
+    ) -> None:
+        """Keep an authentic payload that can never be handled (a dead letter), once."""
+        now = self.clock()
+        async with self.sessions() as session, session.begin():
+            conn = await session.connection()
+            await conn.execute(_RECORD_DEAD[conn.dialect.name == "postgresql"], {
+                "v_channel": channel, "v_platform_id": platform_id[:128],
+                "v_chat_key": chat_key[:64], "v_payload": payload, "v_error": error[:2000],
+                "now": now})
 
     async def pending(self, channel: str, *, limit: int = 100) -> list[InboundMessage]:
         """Recorded payloads not handled yet, oldest first (also after a restart)."""
         async with self.sessions() as session:
             rows = await session.scalars(
                 select(InboundMessage)
-                .where(InboundMessage.channel == channel, InboundMessage.status == "pending")
+                .where(InboundMessage.channel == channel,
+                       InboundMessage.status == InboundStatus.PENDING)
                 .order_by(InboundMessage.id).limit(limit)
             )
             return list(rows.all())
 
     async def mark_failed(self, inbound_id: int, error: str) -> None:
-        """A payload that could not be handled: kept for a person to look at, not retried."""
+        """A payload that can never be handled: a dead letter for a person to look at."""
         async with self.sessions() as session, session.begin():
             row = await session.get(InboundMessage, inbound_id)
-            if row is not None and row.status == "pending":
-                row.status = "failed"
+            if row is not None and row.status == InboundStatus.PENDING:
+                row.status = InboundStatus.FAILED
                 row.error = error[:2000]
                 row.handled_at = self.clock()
+
+    async def mark_done(self, inbound_id: int) -> None:
+        """A payload that needed no turn (nothing for the conversation in it)."""
+        async with self.sessions() as session, session.begin():
+            await session.execute(_MARK_HANDLED, {"row_id": inbound_id, "now": self.clock()})
 
     async def handle(
         self,
@@ -152,7 +201,9 @@ class Runtime:
                                               display_name, blob, pending_id)
                 except RegistrationNumberTaken:
                     log.warning("registration number collision; running the event again")
-            raise RuntimeError("three registration number collisions in a row")
+                except _Raced:
+                    log.info("another process created this chat meanwhile; running again")
+            raise RuntimeError("three collisions in a row")
 
     async def _handle(
         self,
@@ -185,10 +236,16 @@ class Runtime:
                             return Outcome(duplicate=True)
                     return await self._run(session, conn, channel, external_id, event,
                                            display_name, blob, now)
-            except IntegrityError:
+            except IntegrityError as exc:
+                # A new chat created by another process at the same moment is not a
+                # duplicate: run the event again (it finds the chat then).
+                if pending_id is not None:
+                    if await _status(session, pending_id) != InboundStatus.PENDING:
+                        return Outcome(duplicate=True)
+                    raise _Raced from exc
                 if await _seen(session, channel, platform_id):
                     return Outcome(duplicate=True)
-                raise
+                raise _Raced from exc
 
     async def _run(
         self,
@@ -254,15 +311,25 @@ _inbound = cast(Table, InboundMessage.__table__)
 _RECORD = tuple(
     insert_(_inbound).values(
         channel=bindparam("v_channel"), platform_id=bindparam("v_platform_id"),
-        chat_key=bindparam("v_chat_key"), status="done", received_at=bindparam("now"),
-        handled_at=bindparam("now"),
+        chat_key=bindparam("v_chat_key"), status=InboundStatus.DONE,
+        received_at=bindparam("now"), handled_at=bindparam("now"),
     ).on_conflict_do_nothing(index_elements=["channel", "platform_id"])
     for insert_ in (sqlite_insert, pg_insert)  # indexed by "is PostgreSQL"
 )
+_RECORD_DEAD = tuple(
+    insert_(_inbound).values(
+        channel=bindparam("v_channel"), platform_id=bindparam("v_platform_id"),
+        chat_key=bindparam("v_chat_key"), payload=bindparam("v_payload", type_=JSON),
+        status=InboundStatus.FAILED, error=bindparam("v_error"),
+        received_at=bindparam("now"), handled_at=bindparam("now"),
+    ).on_conflict_do_nothing(index_elements=["channel", "platform_id"])
+    for insert_ in (sqlite_insert, pg_insert)
+)
+_NOTIFY = select(func.pg_notify(INBOUND_NOTIFY, bindparam("v_key")))
 _MARK_HANDLED = (
     update(_inbound)
-    .where(_inbound.c.id == bindparam("row_id"), _inbound.c.status == "pending")
-    .values(status="done", handled_at=bindparam("now"))
+    .where(_inbound.c.id == bindparam("row_id"), _inbound.c.status == InboundStatus.PENDING)
+    .values(status=InboundStatus.DONE, handled_at=bindparam("now"))
 )
 # Applicant and its conversation, row-locked on PostgreSQL (SQLite's BEGIN IMMEDIATE
 # serialises writers), in one round trip.
@@ -294,6 +361,11 @@ _SAVE_STATE = (
     .values(state=bindparam("v_state"), version=_conversations.c.version + 1,
             updated_at=bindparam("now"))
 )
+
+
+async def _status(session: AsyncSession, inbound_id: int) -> str | None:
+    return await session.scalar(select(InboundMessage.status)
+                                .where(InboundMessage.id == inbound_id))
 
 
 async def _seen(session: AsyncSession, channel: str, platform_id: str) -> bool:

@@ -7,12 +7,14 @@ single description they are generated from.
 from __future__ import annotations
 
 from datetime import UTC, date, datetime
+from enum import StrEnum
 from typing import Any, ClassVar
 
 from sqlalchemy import (
     JSON,
     BigInteger,
     Boolean,
+    CheckConstraint,
     Date,
     DateTime,
     ForeignKey,
@@ -95,13 +97,26 @@ class Conversation(Base):
     updated_at: Mapped[datetime]
 
 
+class InboundStatus(StrEnum):
+    """Where a recorded inbound payload stands (the stored strings)."""
+
+    PENDING = "pending"  # recorded, not handled yet
+    DONE = "done"  # handled: committed with the conversation's new state
+    FAILED = "failed"  # dead letter: can never be handled; the reason is in `error`
+
+
 class InboundMessage(Base):
-    """Every inbound platform message, recorded once: a repeated platform id is ignored."""
+    """Every inbound platform message, recorded once: a repeated platform id is ignored.
+
+    Per chat, pending rows are handled in (`seq`, `id`) order: `seq` is the platform's
+    order (Telegram update_id, WhatsApp timestamp), `id` the arrival."""
 
     __tablename__ = "inbound_messages"
     __table_args__ = (
         UniqueConstraint("channel", "platform_id"),
         Index("ix_inbound_pending", "status", "id"),
+        Index("ix_inbound_chat", "chat_key", "status", "seq", "id"),
+        CheckConstraint("status IN ('pending', 'done', 'failed')", name="status"),
     )
 
     id: Mapped[int] = mapped_column(BigId, primary_key=True)
@@ -109,10 +124,25 @@ class InboundMessage(Base):
     platform_id: Mapped[str] = mapped_column(String(128))
     chat_key: Mapped[str] = mapped_column(String(64))  # per-chat ordering key
     payload: Mapped[dict[str, Any] | None] = mapped_column(JSON)
-    status: Mapped[str] = mapped_column(String(12), default="done")  # pending | done | failed
+    status: Mapped[str] = mapped_column(String(12), default=InboundStatus.DONE)
     received_at: Mapped[datetime]
     handled_at: Mapped[datetime | None]
     error: Mapped[str | None] = mapped_column(Text)
+    seq: Mapped[int] = mapped_column(BigInteger, default=0, server_default="0")
+    # Not handled before this time: a reorder window, or the backoff after a failure.
+    not_before: Mapped[datetime | None]
+    attempts: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+
+
+class InboundLease(Base):
+    """Which process works a chat's inbound rows now (one at a time per chat, across
+    processes); a live owner renews `expires_at`, a dead one loses the chat."""
+
+    __tablename__ = "inbound_leases"
+
+    chat_key: Mapped[str] = mapped_column(String(64), primary_key=True)
+    owner: Mapped[str] = mapped_column(String(64))
+    expires_at: Mapped[datetime]
 
 
 class OutboxMessage(Base):

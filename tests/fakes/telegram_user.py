@@ -116,7 +116,7 @@ class Bench:
             unsent = await session.scalar(select(func.count()).select_from(OutboxMessage)
                                           .where(OutboxMessage.status.in_(("pending",
                                                                             "sending"))))
-        return pending == 0 and unsent == 0 and not self.channel.worker._tasks
+        return pending == 0 and unsent == 0 and not self.channel.pipeline.busy
 
 
 def _norm(text: str) -> str:

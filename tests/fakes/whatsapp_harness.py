@@ -96,7 +96,9 @@ def whatsapp_settings(settings: Settings, graph_base: str, **extra: Any) -> Sett
     return settings.model_copy(update={
         "whatsapp_token": _secret("test-token"), "whatsapp_phone_number_id": "1000001",
         "whatsapp_app_secret": _secret(SECRET), "whatsapp_verify_token": _secret(VERIFY_TOKEN),
-        "whatsapp_api_base": graph_base, **extra})
+        "whatsapp_api_base": graph_base,
+        # The tests' clock stands still: no reorder wait unless a test asks for one.
+        "whatsapp_reorder_window": 0.0, **extra})
 
 
 def _secret(value: str) -> Any:

@@ -22,16 +22,21 @@ from bot.channels.telegram import CHANNEL
 from bot.channels.telegram.inbound import ALLOWED_UPDATES, Downloader, chat_of, parse, to_payload
 from bot.channels.telegram.sender import TelegramSender
 from bot.channels.telegram.staff import post_staff_notices
-from bot.channels.telegram.worker import Pending, UpdateWorker
+from bot.channels.telegram.worker import UpdateWorker
 from bot.composition import App
 from bot.settings import Settings
 from conversations.i18n import Translator
 from notifications.runner import Dispatcher
+from service.payloads import load_json
+from service.pipeline import InboundPipeline
 
 log = logging.getLogger(__name__)
 
 SECRET_HEADER = "X-Telegram-Bot-Api-Secret-Token"
 WEBHOOK_PATH = "/webhooks/telegram"
+# An update is a few KB (4096 characters of text, a caption, entities, 64-byte callback
+# data); 1 MB is far above any update Telegram sends and small enough to refuse floods.
+MAX_BODY = 1024 * 1024
 COMMANDS = {  # command per language -> the description key in commands.j2
     "id": [("start", "start"), ("status", "status"), ("bantuan", "help"),
            ("batal", "cancel"), ("pengaduan", "complaint")],
@@ -61,7 +66,7 @@ def webhook_secret(settings: Settings) -> str:
 
 class TelegramChannel:
     def __init__(self, app: App, bot: Bot, *, secret: str, rate_per_second: float = 30,
-                 per_chat_interval: float = 1.0, idle_poll: float = 1.0,
+                 per_chat_interval: float = 1.0, idle_poll: float = 2.0,
                  staff_chat_id: str | None = None, staff_every: float = 15.0) -> None:
         self.app = app
         self.staff_chat_id = staff_chat_id
@@ -72,8 +77,11 @@ class TelegramChannel:
         self.dispatcher = Dispatcher(app.sessions, self.sender, rate_per_second=rate_per_second,
                                      per_chat_interval=per_chat_interval,
                                      clock=app.runtime.clock)
-        self.worker = UpdateWorker(app.runtime, bot, Downloader(bot, app.files),
-                                   on_handled=self.dispatcher.wake, idle_poll=idle_poll)
+        self.worker = UpdateWorker(app.runtime, bot, Downloader(bot, app.files))
+        self.pipeline = InboundPipeline(app.runtime, self.worker,
+                                        on_handled=self.dispatcher.wake,
+                                        sweep_every=idle_poll,
+                                        listen_url=app.settings.db_url)
         self._tasks: set[asyncio.Task[None]] = set()
 
     @staticmethod
@@ -89,7 +97,7 @@ class TelegramChannel:
         await set_commands(self.bot)
         if polling:
             await self.bot.delete_webhook()  # getUpdates is refused while a webhook is set
-        self._spawn(self.worker.run(stop))
+        self._spawn(self.pipeline.run(stop))
         self._spawn(self.dispatcher.run(stop))
         if polling:
             self._spawn(self.poll(stop))
@@ -109,17 +117,26 @@ class TelegramChannel:
 
     # ---- receiving ----
     async def accept(self, payload: dict[str, Any]) -> bool:
-        """Record one update durably (deduplicated by update_id); False when it is not one
-        this channel handles (answered 200 all the same, so Telegram stops sending it)."""
-        update = parse(payload)
+        """Record one update durably (deduplicated by update_id), or keep it as a dead
+        letter when it can never be read; False when it is not one this channel handles
+        (answered 200 all the same, so Telegram stops sending it)."""
+        update_id = payload.get("update_id")
+        if not isinstance(update_id, int) or isinstance(update_id, bool):
+            log.warning("telegram: a body without an update_id dropped")
+            return False
+        try:
+            update = parse(payload)
+        except ValueError as exc:  # pydantic's ValidationError: Telegram never sends it
+            await self.app.runtime.record_dead(
+                channel=CHANNEL, platform_id=str(update_id), chat_key=f"{CHANNEL}:?",
+                payload=payload, error=f"unreadable update: {str(exc)[:500]}")
+            return False
         chat = chat_of(update)
         if chat is None:
             return False
-        key = f"{CHANNEL}:{chat}"
-        row_id = await self.app.runtime.record_pending(
-            channel=CHANNEL, platform_id=str(update.update_id), chat_key=key, payload=payload)
-        if row_id is not None:  # None: seen before; it was or will be handled once
-            self.worker.submit(Pending(row_id, str(update.update_id), key, update))
+        await self.app.runtime.record_pending(
+            channel=CHANNEL, platform_id=str(update_id), chat_key=f"{CHANNEL}:{chat}",
+            payload=payload, seq=update_id)
         return True
 
     async def poll(self, stop: asyncio.Event, *, long_poll: int = 25) -> None:
@@ -151,8 +168,21 @@ class TelegramChannel:
             failures = 0
             for update in updates:
                 # Recorded before the offset moves past it: a crash here loses nothing.
-                await self.accept(to_payload(update))
+                await self._accept_retrying(to_payload(update), stop)
                 offset = update.update_id + 1
+
+    async def _accept_retrying(self, payload: dict[str, Any], stop: asyncio.Event) -> None:
+        """Record a polled update, waiting out a database outage (never skipped)."""
+        for failures in range(1, 1_000_000):
+            try:
+                await self.accept(payload)
+                return
+            except Exception as exc:
+                log.warning("recording a polled update failed (%s); retrying",
+                            type(exc).__name__)
+                await _sleep(stop, min(0.2 * 2 ** failures, 5.0))
+                if stop.is_set():
+                    return
 
     async def post_staff(self, stop: asyncio.Event) -> None:
         """New and escalated complaints into the staff chat, every `staff_every` s."""
@@ -177,17 +207,38 @@ class TelegramChannel:
             got = request.headers.get(SECRET_HEADER, "").encode()
             if not secrets.compare_digest(got, expected):
                 return Response(status_code=401)
-            try:
-                payload = await request.json()
-                if not isinstance(payload, dict) or not isinstance(
-                        payload.get("update_id"), int):
-                    raise ValueError("not an update")
-                await self.accept(payload)
-            except ValueError:  # includes pydantic's ValidationError
-                return Response(status_code=400)
+            # Authentic from here on: whatever it holds is answered 200 (Telegram
+            # retries anything else for a day), kept as a dead letter or dropped.
+            payload = await read_update(request)
+            if payload is not None:
+                try:
+                    await self.accept(payload)
+                except Exception:  # the database is away: not stored, so not acknowledged
+                    log.exception("telegram: recording an update failed")
+                    return Response(status_code=503)
             return Response(status_code=200)
 
         return routes
+
+
+async def read_update(request: Request) -> dict[str, Any] | None:
+    """The body as a JSON object, or None (logged) when it is too big, too deep or not
+    one. Read in chunks up to MAX_BODY: a flood is never held whole."""
+    declared = request.headers.get("content-length") or ""
+    if declared.isdigit() and int(declared) > MAX_BODY:
+        log.warning("telegram: a %s-byte body dropped", declared)
+        return None
+    raw = bytearray()
+    async for chunk in request.stream():
+        raw += chunk
+        if len(raw) > MAX_BODY:
+            log.warning("telegram: a body over %d bytes dropped", MAX_BODY)
+            return None
+    payload = load_json(bytes(raw))
+    if not isinstance(payload, dict):
+        log.warning("telegram: a body that is not an update dropped")
+        return None
+    return payload
 
 
 async def set_commands(bot: Bot) -> None:

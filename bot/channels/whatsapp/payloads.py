@@ -36,42 +36,69 @@ class Status:
 class Parsed:
     messages: list[Inbound] = field(default_factory=list)
     statuses: list[Status] = field(default_factory=list)
+    unreadable: list[Any] = field(default_factory=list)  # messages missing what we need
 
 
 STATUSES = ("sent", "delivered", "read", "failed")
 
 
 def parse(body: dict[str, Any]) -> Parsed:
+    """Every message and status that has the fields we need; a malformed one is left
+    out (`unreadable` counts them) and never spoils the others of the batch."""
     out = Parsed()
     for entry in _list(body.get("entry")):
-        for change in _list(entry.get("changes") if isinstance(entry, dict) else None):
-            value = change.get("value") if isinstance(change, dict) else None
-            if not isinstance(value, dict):
-                continue
-            phone_id = (value.get("metadata") or {}).get("phone_number_id")
-            names = {c.get("wa_id"): (c.get("profile") or {}).get("name")
-                     for c in _list(value.get("contacts")) if isinstance(c, dict)}
+        for change in _list(_dict(entry).get("changes")):
+            value = _dict(_dict(change).get("value"))
+            phone_id = _str(_dict(value.get("metadata")).get("phone_number_id"))
+            names: dict[str, str] = {}
+            for c in _list(value.get("contacts")):
+                wa_id, name = _str(_dict(c).get("wa_id")), _str(
+                    _dict(_dict(c).get("profile")).get("name"))
+                if wa_id and name:
+                    names[wa_id] = name
             for m in _list(value.get("messages")):
-                if not isinstance(m, dict) or not m.get("id") or not m.get("from"):
-                    continue
-                out.messages.append(Inbound(
-                    wamid=str(m["id"]), wa_id=str(m["from"]),
-                    timestamp=_int(m.get("timestamp")), message=m,
-                    name=names.get(m["from"]), phone_number_id=phone_id))
+                inbound = _message(m, names, phone_id)
+                if inbound is None:
+                    out.unreadable.append(m)
+                else:
+                    out.messages.append(inbound)
             for s in _list(value.get("statuses")):
-                if not isinstance(s, dict) or s.get("status") not in STATUSES or not s.get("id"):
-                    continue
-                errors = [e for e in _list(s.get("errors")) if isinstance(e, dict)]
-                first = errors[0] if errors else {}
-                detail = (first.get("error_data") or {}).get("details") or first.get("message")
-                out.statuses.append(Status(
-                    wamid=str(s["id"]), status=str(s["status"]),
-                    at=datetime.fromtimestamp(_int(s.get("timestamp")), UTC),
-                    recipient=s.get("recipient_id"),
-                    error_code=_int(first["code"]) if "code" in first else None,
-                    error=" — ".join(str(x) for x in (first.get("title"), detail) if x) or None,
-                ))
+                status = _status(s)
+                if status is not None:
+                    out.statuses.append(status)
     return out
+
+
+def _message(m: Any, names: dict[str, str], phone_id: str | None) -> Inbound | None:
+    if not isinstance(m, dict):
+        return None
+    wamid, sender = _str(m.get("id")), _str(m.get("from"))
+    kind = m.get("type")
+    if not wamid or not sender or not (kind is None or isinstance(kind, str)):
+        return None
+    timestamp = min(max(_int(m.get("timestamp")), 0), 2**40)  # fits any BIGINT, and a date
+    return Inbound(wamid=wamid[:128], wa_id=sender[:40], timestamp=timestamp,
+                   message=m, name=names.get(sender), phone_number_id=phone_id)
+
+
+def _status(s: Any) -> Status | None:
+    if not isinstance(s, dict) or not _str(s.get("id")):
+        return None
+    if not isinstance(s.get("status"), str) or s["status"] not in STATUSES:
+        return None
+    errors = [e for e in _list(s.get("errors")) if isinstance(e, dict)]
+    first = errors[0] if errors else {}
+    detail = _dict(first.get("error_data")).get("details") or first.get("message")
+    try:
+        at = datetime.fromtimestamp(_int(s.get("timestamp")), UTC)
+    except (OverflowError, OSError, ValueError):
+        return None
+    return Status(
+        wamid=str(s["id"])[:128], status=str(s["status"]), at=at,
+        recipient=_str(s.get("recipient_id")),
+        error_code=_int(first["code"]) if "code" in first else None,
+        error=" — ".join(str(x) for x in (first.get("title"), detail) if x) or None,
+    )
 
 
 @dataclass(frozen=True)
@@ -85,28 +112,44 @@ class Media:
 
 def content(message: dict[str, Any]) -> tuple[str, str | Media | None]:
     """What one message says: ("text", body), ("choice", id), ("media", Media), or
-    ("other", None) for kinds we do not take (audio, stickers, locations...)."""
+    ("other", None) for kinds we do not take (audio, stickers, locations...) and for
+    fields of the wrong shape."""
     kind = message.get("type")
     if kind == "text":
-        return "text", str((message.get("text") or {}).get("body") or "")
+        return "text", str(_dict(message.get("text")).get("body") or "")
     if kind == "interactive":
-        inter = message.get("interactive") or {}
-        reply = inter.get(inter.get("type") or "") or {}
-        if inter.get("type") in ("button_reply", "list_reply") and reply.get("id"):
+        inter = _dict(message.get("interactive"))
+        inter_type = _str(inter.get("type")) or ""
+        reply = _dict(inter.get(inter_type))
+        if inter_type in ("button_reply", "list_reply") and _str(reply.get("id")):
             return "choice", str(reply["id"])
         return "other", None
     if kind == "button":  # a quick-reply button of a template message: payload = choice id
-        button = message.get("button") or {}
-        if button.get("payload"):
+        button = _dict(message.get("button"))
+        if _str(button.get("payload")):
             return "choice", str(button["payload"])
         return "text", str(button.get("text") or "")
     if kind in ("document", "image"):
-        media = message.get(kind) or {}
-        if media.get("id"):
+        media = _dict(message.get(kind))
+        if _str(media.get("id")):
             return "media", Media(id=str(media["id"]), kind=kind,
-                                  mime_type=media.get("mime_type"),
-                                  filename=media.get("filename"), caption=media.get("caption"))
+                                  mime_type=_str(media.get("mime_type")),
+                                  filename=_str(media.get("filename")),
+                                  caption=_str(media.get("caption")))
     return "other", None
+
+
+def _dict(value: Any) -> dict[str, Any]:
+    return value if isinstance(value, dict) else {}
+
+
+def _str(value: Any) -> str | None:
+    """A string or a number as text (ids arrive as either); anything else is None."""
+    if isinstance(value, bool):
+        return None
+    if isinstance(value, str | int):
+        return str(value)
+    return None
 
 
 def _list(value: Any) -> list[Any]:
@@ -116,5 +159,5 @@ def _list(value: Any) -> list[Any]:
 def _int(value: Any) -> int:
     try:
         return int(value)
-    except (TypeError, ValueError):
+    except (TypeError, ValueError, OverflowError):
         return 0

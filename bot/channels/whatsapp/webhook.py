@@ -9,7 +9,6 @@ answer 200. Handling happens in the worker, so a slow step never makes Meta retr
 from __future__ import annotations
 
 import hmac
-import json
 import logging
 from collections.abc import Callable
 from typing import Any
@@ -18,15 +17,19 @@ from fastapi import APIRouter, Request, Response
 from fastapi.responses import JSONResponse, PlainTextResponse
 
 from bot.channels.whatsapp import CHANNEL, statuses
-from bot.channels.whatsapp.payloads import parse
+from bot.channels.whatsapp.payloads import Parsed, parse
 from bot.channels.whatsapp.signature import Verdict, check
 from bot.channels.whatsapp.worker import wake_workers
 from bot.composition import App
+from service.payloads import MAX_DEPTH, depth, load_json
 
 log = logging.getLogger(__name__)
 
 IGNORED_TYPES = {"reaction"}  # nothing to answer
 MAX_BODY = 3 * 1024 * 1024  # Meta batches at most a few KB per change; refuse floods
+# A body may nest deeper than one message may (MAX_DEPTH): a deep message is a dead
+# letter of its own, its batch's other messages still go in.
+BODY_DEPTH = 200
 
 
 def whatsapp_routes(get_app: Callable[[], App]) -> APIRouter:
@@ -61,29 +64,52 @@ def whatsapp_routes(get_app: Callable[[], App]) -> APIRouter:
             return PlainTextResponse("signature required", status_code=401)
         if verdict is not Verdict.OK:
             return PlainTextResponse("bad signature", status_code=403)
-        try:
-            body = json.loads(raw)
-        except ValueError:
-            return PlainTextResponse("not JSON", status_code=400)
+        # Authentic from here on: whatever it holds is answered 200 (Meta retries
+        # anything else for days); what can never be handled is a dead letter or dropped.
+        body = load_json(raw, max_depth=BODY_DEPTH)
         if not isinstance(body, dict):
-            return PlainTextResponse("not a webhook body", status_code=400)
+            log.warning("whatsapp: an authentic body that is not a webhook object dropped")
+            return JSONResponse({"ok": True})
         parsed = parse(body)
-        ours = app.settings.whatsapp_phone_number_id
-        recorded = 0
-        for m in parsed.messages:
-            if ours and m.phone_number_id and m.phone_number_id != ours:
-                continue  # another number of the same app
-            if m.message.get("type") in IGNORED_TYPES:
-                continue
-            payload: dict[str, Any] = {"wa_id": m.wa_id, "name": m.name,
-                                       "timestamp": m.timestamp, "message": m.message}
-            if await app.runtime.record_pending(channel=CHANNEL, platform_id=m.wamid,
-                                                chat_key=f"{CHANNEL}:{m.wa_id}",
-                                                payload=payload) is not None:
-                recorded += 1
-        await statuses.record(app.sessions, parsed.statuses, now=app.runtime.clock())
-        if recorded or parsed.statuses:
-            wake_workers()
+        try:
+            await _record(app, parsed)
+        except Exception:  # the database is away: not stored, so not acknowledged
+            log.exception("whatsapp: recording a webhook failed")
+            return PlainTextResponse("try again", status_code=503)
         return JSONResponse({"ok": True})
 
     return router
+
+
+async def _record(app: App, parsed: Parsed) -> None:
+    ours = app.settings.whatsapp_phone_number_id
+    window = app.settings.whatsapp_reorder_window
+    now = app.runtime.clock().timestamp()
+    for m in parsed.messages:
+        if depth(m.message) > MAX_DEPTH:
+            parsed.unreadable.append(m.message)
+            continue
+        if ours and m.phone_number_id and m.phone_number_id != ours:
+            continue  # another number of the same app
+        if m.message.get("type") in IGNORED_TYPES:
+            continue
+        payload: dict[str, Any] = {"wa_id": m.wa_id, "name": m.name,
+                                   "timestamp": m.timestamp, "message": m.message}
+        # Held until `window` seconds after it was sent (at most `window` from now):
+        # an earlier message of the chat in a later webhook is still handled first.
+        hold = min(max(m.timestamp + window - now, 0.0), window)
+        await app.runtime.record_pending(channel=CHANNEL, platform_id=m.wamid,
+                                         chat_key=f"{CHANNEL}:{m.wa_id}", payload=payload,
+                                         seq=m.timestamp, hold=hold)
+    for bad in parsed.unreadable:
+        wamid = bad.get("id") if isinstance(bad, dict) else None
+        if isinstance(wamid, str) and wamid:
+            await app.runtime.record_dead(
+                channel=CHANNEL, platform_id=wamid, chat_key=f"{CHANNEL}:?",
+                payload=bad if depth(bad) <= MAX_DEPTH else None,
+                error="unreadable message: a field of the wrong shape, or nested too deep")
+        else:
+            log.warning("whatsapp: a message without an id dropped")
+    await statuses.record(app.sessions, parsed.statuses, now=app.runtime.clock())
+    if parsed.statuses:
+        wake_workers()

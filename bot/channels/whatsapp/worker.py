@@ -1,17 +1,16 @@
-"""Handles recorded WhatsApp messages: per chat in order, chats in parallel.
+"""WhatsApp's part of the inbound pipeline (service/pipeline.py), and the loop that
+applies kept status webhooks to the outbox.
 
 A document or image is fetched as the Cloud API asks: GET /{media-id} for a short-lived
 URL, then that URL with the bearer token, streamed into the file store, where the usual
-upload rules judge it. The worker also applies kept status webhooks to the outbox.
+upload rules judge it.
 """
 
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 import weakref
-from collections import OrderedDict
 from collections.abc import AsyncIterator, Callable
 from typing import Any
 
@@ -22,32 +21,38 @@ from bot.channels.whatsapp.graph import GraphClient, GraphError
 from bot.channels.whatsapp.payloads import Media, content
 from bot.composition import App
 from conversations.types import InboundEvent
+from service.pipeline import InboundPipeline, Recorded, Turn, Unhandleable
 from storage.filestore import CHUNK_SIZE, StoredBlob, UploadRejected
-from storage.models import InboundMessage
 
 log = logging.getLogger(__name__)
 
 UNSUPPORTED_MEDIA = {"audio", "video", "sticker"}
 DOWNLOAD_TRIES = 3
+STATUS_SWEEP = 5.0  # seconds: statuses whose message's wamid became known meanwhile
 
 _workers: weakref.WeakSet[InboundWorker] = weakref.WeakSet()
 
 
 def wake_workers() -> None:
-    """New rows were recorded: save the workers in this process a poll interval."""
+    """Statuses were recorded: apply them now rather than at the next sweep."""
     for worker in list(_workers):
         worker.wake()
 
 
 class InboundWorker:
+    """The channel adapter (`prepare`) plus the pipeline and the status loop it runs."""
+
+    channel = CHANNEL
+
     def __init__(self, app: App, client: GraphClient, *,
-                 on_handled: Callable[[], None] | None = None, idle_poll: float = 0.5,
+                 on_handled: Callable[[], None] | None = None, sweep_every: float = 2.0,
                  retry_pause: float = 0.5) -> None:
         self.app = app
         self.client = client
-        self.on_handled = on_handled
-        self.idle_poll = idle_poll
         self.retry_pause = retry_pause
+        self.pipeline = InboundPipeline(app.runtime, self, on_handled=on_handled,
+                                        sweep_every=sweep_every,
+                                        listen_url=app.settings.db_url)
         self._wake = asyncio.Event()
         _workers.add(self)
 
@@ -55,48 +60,33 @@ class InboundWorker:
         self._wake.set()
 
     async def run(self, stop: asyncio.Event) -> None:
+        await asyncio.gather(self.pipeline.run(stop), self._statuses(stop))
+
+    async def _statuses(self, stop: asyncio.Event) -> None:
         while not stop.is_set():
+            self._wake.clear()
             try:
-                done = await self.run_once()
-            except Exception:  # a database hiccup must not end the worker
-                log.exception("whatsapp worker cycle failed; retrying")
-                done = 0
-            if done == 0:
-                self._wake.clear()
-                with contextlib.suppress(TimeoutError):
-                    await asyncio.wait_for(self._wake.wait(), timeout=self.idle_poll)
+                await statuses.apply_pending(self.app.sessions, now=self.app.runtime.clock())
+            except Exception as exc:  # the database may be away; next round
+                log.warning("applying whatsapp statuses failed (%s)", type(exc).__name__)
+            waiter = asyncio.ensure_future(self._wake.wait())
+            stopper = asyncio.ensure_future(stop.wait())
+            await asyncio.wait({waiter, stopper}, timeout=STATUS_SWEEP,
+                               return_when=asyncio.FIRST_COMPLETED)
+            waiter.cancel()
+            stopper.cancel()
 
-    async def run_once(self) -> int:
-        """Handle what is pending, then apply statuses; returns how much was done."""
-        rows = await self.app.runtime.pending(CHANNEL, limit=200)
-        by_chat: OrderedDict[str, list[InboundMessage]] = OrderedDict()
-        for row in rows:
-            by_chat.setdefault(row.chat_key, []).append(row)
-        await asyncio.gather(*(self._chat(chat_rows) for chat_rows in by_chat.values()))
-        applied = await statuses.apply_pending(self.app.sessions, now=self.app.runtime.clock())
-        if rows and self.on_handled is not None:
-            self.on_handled()
-        return len(rows) + applied
+    async def drain(self) -> None:
+        """Handle what is pending, then apply statuses (tests, one-shot commands)."""
+        await self.pipeline.drain()
+        await statuses.apply_pending(self.app.sessions, now=self.app.runtime.clock())
 
-    async def drain(self, max_cycles: int = 100) -> None:
-        for _ in range(max_cycles):
-            if await self.run_once() == 0:
-                return
-
-    async def _chat(self, rows: list[InboundMessage]) -> None:
-        # WhatsApp may deliver a chat's messages out of order: what is waiting together
-        # goes in the order the applicant sent it.
-        rows.sort(key=lambda r: (int((r.payload or {}).get("timestamp") or 0), r.id))
-        for row in rows:
-            try:
-                await self.handle_row(row)
-            except Exception as exc:
-                log.exception("whatsapp message %s could not be handled", row.id)
-                await self.app.runtime.mark_failed(row.id, f"{type(exc).__name__}: {exc}")
-
-    async def handle_row(self, row: InboundMessage) -> None:
-        payload: dict[str, Any] = row.payload or {}
-        message: dict[str, Any] = payload.get("message") or {}
+    async def prepare(self, row: Recorded) -> Turn | None:
+        payload = row.payload
+        wa_id = payload.get("wa_id")
+        message = payload.get("message")
+        if not isinstance(wa_id, str) or not wa_id or not isinstance(message, dict):
+            raise Unhandleable("not a recorded WhatsApp message")
         kind, value = content(message)
         blob: StoredBlob | None = None
         if kind == "text":
@@ -105,13 +95,13 @@ class InboundWorker:
             event = InboundEvent.choose(str(value))
         elif kind == "media" and isinstance(value, Media):
             event, blob = await self._download(value)
-        elif message.get("type") in UNSUPPORTED_MEDIA:
+        elif str(message.get("type")) in UNSUPPORTED_MEDIA:
             event = InboundEvent.upload_rejected("unsupported_type")
         else:
             event = InboundEvent.message("")
-        await self.app.runtime.handle(
-            channel=CHANNEL, external_id=str(payload.get("wa_id")), platform_id=row.platform_id,
-            event=event, display_name=payload.get("name"), blob=blob, pending_id=row.id)
+        name = payload.get("name")
+        return Turn(wa_id, event, display_name=name if isinstance(name, str) else None,
+                    blob=blob)
 
     async def _download(self, media: Media) -> tuple[InboundEvent, StoredBlob | None]:
         for attempt in range(DOWNLOAD_TRIES):
@@ -131,7 +121,6 @@ class InboundWorker:
                             attempt + 1, type(exc).__name__)
                 await asyncio.sleep(self.retry_pause * 2 ** attempt)
         return InboundEvent.upload_rejected("download_failed"), None
-
 
     async def _bytes(self, url: str) -> AsyncIterator[bytes]:
         async with self.client.download(url) as resp:

@@ -1,0 +1,427 @@
+"""One inbound pipeline for every channel: recorded payloads handled per chat, in the
+platform's order, one at a time across any number of processes on one database.
+
+- A chat is worked by the process holding its lease (`inbound_leases`): claimed with
+  one upsert that succeeds only when the lease is free, expired or already ours, and
+  renewed by a heartbeat while held. A process that dies loses its chats within
+  `lease_seconds`; the others' sweep takes them over.
+- The worker always takes the chat's first pending row in (`seq`, `id`) order, and
+  `Runtime.handle` marks it handled in the conversation's own transaction with
+  `WHERE status = 'pending'`: even two processes on one chat (a lease lost to a stall)
+  never handle a row twice nor run a later row before an earlier one.
+- Transient failures (database unreachable, connection reset, serialization failure,
+  timeouts) are retried with backoff, forever; any other error is retried
+  `max_attempts` times, then the row becomes a dead letter (`failed` + `error`) and
+  the chat goes on with its next row.
+- Wake-ups, not polling: a payload recorded in this process wakes its chat at once;
+  on PostgreSQL other processes hear of it through LISTEN/NOTIFY. A sweep every
+  `sweep_every` seconds finds what a notification missed and chats whose owner died.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import os
+import socket
+import uuid
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from functools import partial
+from typing import Any, Protocol, TypeVar, cast
+
+from sqlalchemy import Table, bindparam, delete, exists, select, update
+from sqlalchemy import exc as sa_exc
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+
+from conversations.types import InboundEvent
+from service.inbound import INBOUND_NOTIFY, Runtime
+from storage.filestore import StoredBlob
+from storage.listen import listen
+from storage.models import InboundLease, InboundMessage, InboundStatus
+
+log = logging.getLogger(__name__)
+
+T = TypeVar("T")
+
+
+class Unhandleable(Exception):
+    """The payload can never be handled: it becomes a dead letter with this reason."""
+
+
+@dataclass(frozen=True)
+class Recorded:
+    """A recorded payload, as a channel adapter sees it."""
+
+    id: int
+    platform_id: str
+    chat_key: str
+    payload: dict[str, Any]
+
+
+@dataclass(frozen=True)
+class Turn:
+    """What the conversation runs for one payload."""
+
+    external_id: str
+    event: InboundEvent
+    display_name: str | None = None
+    blob: StoredBlob | None = None
+
+
+class ChannelAdapter(Protocol):
+    """The channel-specific part: a recorded payload -> a turn (media downloaded)."""
+
+    channel: str
+
+    async def prepare(self, row: Recorded) -> Turn | None:
+        """The turn to run, or None when the payload needs none (it is marked handled).
+        Raises `Unhandleable` for a payload that can never be handled."""
+        ...
+
+
+def is_transient(exc: BaseException) -> bool:
+    """Errors that go away by themselves: retried without counting an attempt."""
+    seen: BaseException | None = exc
+    while seen is not None:
+        if isinstance(seen, OSError | TimeoutError | asyncio.TimeoutError
+                      | sa_exc.TimeoutError):
+            return True
+        if isinstance(seen, sa_exc.DBAPIError):
+            if seen.connection_invalidated:
+                return True
+            code = str(getattr(seen.orig, "sqlstate", None) or getattr(seen.orig, "pgcode", "")
+                       or "")
+            # 08 connection, 40 serialization/deadlock, 53 resources, 57 shutdown.
+            if code[:2] in ("08", "40", "53", "57"):
+                return True
+            if isinstance(seen, sa_exc.OperationalError | sa_exc.InterfaceError):
+                return True
+        name = type(seen).__name__
+        if name in ("ConnectionDoesNotExistError", "InterfaceError",
+                    "CannotConnectNowError", "PostgresConnectionError"):
+            return True
+        seen = seen.__cause__ or seen.__context__
+    return False
+
+
+def _wall() -> datetime:
+    # Leases and backoff use the real time (tests move the runtime's clock by hand).
+    return datetime.now(UTC)
+
+
+class InboundPipeline:
+    def __init__(self, runtime: Runtime, adapter: ChannelAdapter, *,
+                 on_handled: Callable[[], None] | None = None,
+                 lease_seconds: float = 5.0, sweep_every: float = 2.0,
+                 max_attempts: int = 3, retry_base: float = 0.2, retry_max: float = 5.0,
+                 max_chats: int = 64, listen_url: str | None = None) -> None:
+        self.runtime = runtime
+        self.adapter = adapter
+        self.channel = adapter.channel
+        self.on_handled = on_handled
+        self.lease = timedelta(seconds=lease_seconds)
+        self.sweep_every = sweep_every
+        self.max_attempts = max_attempts
+        self.retry_base = retry_base
+        self.retry_max = retry_max
+        self.listen_url = listen_url
+        self.owner = f"{socket.gethostname()[:30]}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
+        self.handled = 0
+        self.dead = 0
+        self._limit = asyncio.Semaphore(max_chats)
+        self._tasks: dict[str, asyncio.Task[None]] = {}
+        self._again: set[str] = set()
+        self._woken: set[str] = set()
+        self._sweep = True
+        self._wake = asyncio.Event()
+        self._stop = asyncio.Event()
+        self._postgres = runtime.sessions.kw["bind"].dialect.name == "postgresql"
+        runtime.add_inbound_listener(self._recorded)
+
+    # ---- wake-ups ----
+    def _recorded(self, channel: str, chat_key: str) -> None:
+        if channel == self.channel:
+            self.wake(chat_key)
+
+    def _notified(self, payload: str) -> None:
+        channel, _, chat_key = payload.partition(" ")
+        self._recorded(channel, chat_key)
+
+    def wake(self, chat_key: str | None = None) -> None:
+        """Work this chat now (None: sweep the table)."""
+        if chat_key is None:
+            self._sweep = True
+        else:
+            self._woken.add(chat_key)
+        self._wake.set()
+
+    # ---- running ----
+    async def run(self, stop: asyncio.Event) -> None:
+        """Until `stop`: work woken chats, sweep now and then, renew held leases."""
+        self._stop = stop
+        helpers = [asyncio.create_task(self._heartbeat(stop))]
+        if self._postgres and self.listen_url:
+            helpers.append(asyncio.create_task(listen(
+                self.listen_url, INBOUND_NOTIFY, self._notified, self.wake, stop)))
+        stopper = asyncio.create_task(stop.wait())
+        stopper.add_done_callback(lambda _: self._wake.set())
+        loop = asyncio.get_running_loop()
+        next_sweep = loop.time()
+        try:
+            while not stop.is_set():
+                self._wake.clear()
+                if self._sweep or loop.time() >= next_sweep:
+                    self._sweep = False
+                    next_sweep = loop.time() + self.sweep_every
+                    try:
+                        self._woken |= set(await self._due_chats())
+                    except Exception as exc:  # the database may be away
+                        log.warning("inbound sweep failed (%s); retrying",
+                                    type(exc).__name__)
+                        next_sweep = loop.time() + min(self.sweep_every, 1.0)
+                woken, self._woken = self._woken, set()
+                for key in woken:
+                    self._start(key)
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(self._wake.wait(),
+                                           max(0.0, next_sweep - loop.time()))
+        finally:
+            stopper.cancel()
+            self.runtime.remove_inbound_listener(self._recorded)
+            await self.idle()
+            for task in helpers:
+                task.cancel()
+            await asyncio.gather(*helpers, return_exceptions=True)
+
+    async def drain(self) -> None:
+        """Handle everything pending now, in this process (tests, one-shot commands)."""
+        for _ in range(1000):
+            keys = await self._due_chats()
+            if not keys and not self._tasks:
+                return
+            for key in keys:
+                self._start(key)
+            await self.idle()
+
+    async def idle(self) -> None:
+        """Wait for every running chat task."""
+        while self._tasks:
+            await asyncio.gather(*list(self._tasks.values()), return_exceptions=True)
+
+    @property
+    def busy(self) -> bool:
+        return bool(self._tasks)
+
+    def _start(self, key: str) -> None:
+        if key in self._tasks:
+            self._again.add(key)  # it re-checks the table before it ends
+            return
+        task = asyncio.create_task(self._chat(key))
+        self._tasks[key] = task
+        task.add_done_callback(lambda t, k=key: self._done(k, t))  # type: ignore[misc]
+
+    def _done(self, key: str, task: asyncio.Task[None]) -> None:
+        self._tasks.pop(key, None)
+        if not task.cancelled() and task.exception() is not None:
+            log.error("inbound chat task ended", exc_info=task.exception())
+            self._sweep = True  # never silently: the sweep picks the chat up again
+            self._wake.set()
+        if key in self._again:
+            self._again.discard(key)
+            if not self._stop.is_set():
+                self._start(key)
+
+    # ---- one chat ----
+    async def _chat(self, key: str) -> None:
+        async with self._limit:
+            while not self._stop.is_set():
+                self._again.discard(key)
+                if not await self._retrying(partial(self._claim, key)):
+                    return  # another live process works it
+                try:
+                    await self._work(key)
+                finally:
+                    with contextlib.suppress(Exception):  # else it expires
+                        await self._release(key)
+                if self._stop.is_set() or not await self._retrying(
+                        partial(self._has_pending, key)):
+                    return
+
+    async def _work(self, key: str) -> None:
+        failures = 0
+        while not self._stop.is_set():
+            found = await self._retrying(partial(self._first_pending, key))
+            if found is None:
+                return  # the lease was lost, or nothing is left
+            row, not_before, attempts = found
+            if row is None:
+                return
+            wait = (not_before - _wall()).total_seconds() if not_before else 0.0
+            if wait > 0:  # a reorder window or a backoff: an earlier row may still come
+                await self._pause(min(wait, 0.25))
+                continue
+            try:
+                await self._handle(row)
+                failures = 0
+            except Exception as exc:
+                if is_transient(exc):
+                    failures += 1
+                    log.warning("inbound %s: %s; retrying", row.id, type(exc).__name__)
+                    await self._pause(self._backoff(failures))
+                    continue
+                await self._retrying(partial(self._failed, row, attempts + 1, exc))
+
+    async def _handle(self, row: Recorded) -> None:
+        try:
+            turn = await self.adapter.prepare(row)
+        except Unhandleable as exc:
+            await self._retrying(partial(self.runtime.mark_failed, row.id, str(exc)))
+            self.dead += 1
+            return
+        if turn is None:
+            await self.runtime.mark_done(row.id)
+        else:
+            await self.runtime.handle(
+                channel=self.channel, external_id=turn.external_id,
+                platform_id=row.platform_id, event=turn.event,
+                display_name=turn.display_name, blob=turn.blob, pending_id=row.id)
+        self.handled += 1
+        if self.on_handled is not None:
+            self.on_handled()
+
+    async def _failed(self, row: Recorded, attempts: int, exc: Exception) -> None:
+        reason = f"{type(exc).__name__}: {exc}"
+        if attempts >= self.max_attempts:
+            log.error("inbound %s is a dead letter after %d attempts: %s", row.id,
+                      attempts, type(exc).__name__, exc_info=exc)
+            await self.runtime.mark_failed(row.id, reason)
+            self.dead += 1
+            return
+        log.warning("inbound %s failed (%s); attempt %d of %d", row.id,
+                    type(exc).__name__, attempts, self.max_attempts)
+        async with self.runtime.sessions() as session, session.begin():
+            await session.execute(
+                update(InboundMessage).where(InboundMessage.id == row.id,
+                                             InboundMessage.status == InboundStatus.PENDING)
+                .values(attempts=attempts, error=reason[:2000],
+                        not_before=_wall() + timedelta(seconds=self._backoff(attempts))))
+
+    def _backoff(self, n: int) -> float:
+        return min(self.retry_max, self.retry_base * 2 ** max(0, n - 1))
+
+    async def _pause(self, seconds: float) -> None:
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(self._stop.wait(), seconds)
+
+    async def _retrying(self, op: Callable[[], Awaitable[T]]) -> T:
+        """Run a bookkeeping step until it works (the database may be away a while)."""
+        failures = 0
+        while True:
+            try:
+                return await op()
+            except Exception as exc:
+                failures += 1
+                level = logging.WARNING if is_transient(exc) else logging.ERROR
+                log.log(level, "inbound bookkeeping failed (%s); retrying",
+                        type(exc).__name__, exc_info=level == logging.ERROR)
+                if self._stop.is_set() and failures > 3:
+                    raise
+                await asyncio.sleep(self._backoff(failures))
+
+    # ---- the table ----
+    async def _claim(self, key: str) -> bool:
+        now = _wall()
+        async with self.runtime.sessions() as session, session.begin():
+            conn = await session.connection()
+            got = await conn.execute(_CLAIM[self._postgres], {
+                "v_key": key, "v_owner": self.owner, "v_expires": now + self.lease,
+                "v_now": now})
+            return got.first() is not None
+
+    async def _release(self, key: str) -> None:
+        async with self.runtime.sessions() as session, session.begin():
+            await session.execute(_RELEASE, {"v_key": key, "v_owner": self.owner})
+
+    async def _has_pending(self, key: str) -> bool:
+        async with self.runtime.sessions() as session:
+            return bool(await session.scalar(_HAS_PENDING, {"v_key": key}))
+
+    async def _first_pending(self, key: str
+                             ) -> tuple[Recorded | None, datetime | None, int] | None:
+        """Renew the lease and read the chat's first pending row; None: lease lost."""
+        async with self.runtime.sessions() as session, session.begin():
+            conn = await session.connection()
+            renewed = await conn.execute(_RENEW_ONE, {
+                "v_key": key, "v_owner": self.owner, "v_expires": _wall() + self.lease})
+            if renewed.rowcount == 0:
+                return None
+            found = (await conn.execute(_FIRST_PENDING, {"v_key": key})).first()
+        if found is None:
+            return (None, None, 0)
+        payload = found.payload if isinstance(found.payload, dict) else {}
+        return (Recorded(found.id, found.platform_id, key, payload), found.not_before,
+                found.attempts)
+
+    async def _due_chats(self) -> list[str]:
+        async with self.runtime.sessions() as session:
+            rows = await session.scalars(_DUE_CHATS, {
+                "v_channel": self.channel, "v_now": _wall(), "v_owner": self.owner})
+            return [k for k in rows.all() if k not in self._tasks]
+
+    async def _heartbeat(self, stop: asyncio.Event) -> None:
+        """Renew the leases of chats being worked, a few times per lease."""
+        while not stop.is_set():
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(stop.wait(), self.lease.total_seconds() / 3)
+            if not self._tasks:
+                continue
+            try:
+                async with self.runtime.sessions() as session, session.begin():
+                    await session.execute(_RENEW_ALL, {"v_owner": self.owner,
+                                                       "v_expires": _wall() + self.lease})
+            except Exception as exc:  # the leases then expire, by design
+                log.warning("renewing inbound leases failed (%s)", type(exc).__name__)
+
+
+# Prebuilt statements.
+_leases = cast(Table, InboundLease.__table__)
+_inbound = cast(Table, InboundMessage.__table__)
+_CLAIM = tuple(
+    (lambda ins: ins.on_conflict_do_update(
+        index_elements=["chat_key"],
+        set_={"owner": ins.excluded.owner, "expires_at": ins.excluded.expires_at},
+        where=(_leases.c.owner == ins.excluded.owner)
+        | (_leases.c.expires_at < bindparam("v_now")),
+    ).returning(_leases.c.chat_key))(
+        insert_(_leases).values(chat_key=bindparam("v_key"), owner=bindparam("v_owner"),
+                                expires_at=bindparam("v_expires")))
+    for insert_ in (sqlite_insert, pg_insert)  # indexed by "is PostgreSQL"
+)
+_RELEASE = delete(_leases).where(_leases.c.chat_key == bindparam("v_key"),
+                                 _leases.c.owner == bindparam("v_owner"))
+_RENEW_ONE = (update(_leases).where(_leases.c.chat_key == bindparam("v_key"),
+                                    _leases.c.owner == bindparam("v_owner"))
+              .values(expires_at=bindparam("v_expires")))
+_RENEW_ALL = (update(_leases).where(_leases.c.owner == bindparam("v_owner"))
+              .values(expires_at=bindparam("v_expires")))
+_PENDING = _inbound.c.status == InboundStatus.PENDING
+_HAS_PENDING = select(exists().where(_inbound.c.chat_key == bindparam("v_key"), _PENDING))
+_FIRST_PENDING = (
+    select(_inbound.c.id, _inbound.c.platform_id, _inbound.c.payload, _inbound.c.not_before,
+           _inbound.c.attempts)
+    .where(_inbound.c.chat_key == bindparam("v_key"), _PENDING)
+    .order_by(_inbound.c.seq, _inbound.c.id).limit(1)
+)
+# Chats with pending rows that nobody live works (no lease, an expired one, or ours).
+_DUE_CHATS = (
+    select(_inbound.c.chat_key).distinct()
+    .select_from(_inbound.outerjoin(_leases, _leases.c.chat_key == _inbound.c.chat_key))
+    .where(_inbound.c.channel == bindparam("v_channel"), _PENDING,
+           _leases.c.chat_key.is_(None) | (_leases.c.expires_at < bindparam("v_now"))
+           | (_leases.c.owner == bindparam("v_owner")))
+    .limit(1000)
+)
