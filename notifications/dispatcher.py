@@ -1,25 +1,35 @@
 """Sending from the outbox: claim due rows, hand them to the channel's sender, record.
 
-A row is claimed (pending -> sending) in its own short transaction before the platform
-is called, and completed after, so two dispatchers never send the same row. A row left
-in `sending` by a process that died is released after `stale_after` and sent again:
-the platform never confirmed it to us.
+A claim is a lease: one statement moves due rows to `sending`, naming the dispatcher
+(`claimed_by`) and how long the claim holds (`lease_until`); a live dispatcher renews
+its leases (runner.py), so a dead one's rows are claimed again seconds after it
+stopped renewing. The platform never confirmed those to us, so they are sent again:
+at most once more, and only the ones that were on the wire. A completion counts only
+while the claim is still the completer's.
+
+On PostgreSQL claims of one channel are serialized by a transaction-scoped advisory lock:
+each claim sees the previous one committed, so a chat's rows go strictly in order even
+with several processes; SKIP LOCKED steps over rows another transaction is changing.
 """
 
 from __future__ import annotations
 
+import os
+import secrets
+import socket
+import zlib
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import Any, Protocol
+from typing import Any, Protocol, cast
 
-from sqlalchemy import Select, select, update
-from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+from sqlalchemy import Table, bindparam, func, select, text, update
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession, async_sessionmaker
 from sqlalchemy.orm import aliased
 
 from conversations.types import OutMessage
 from notifications.quiet_hours import quiet_until
-from storage.models import Applicant, OutboxMessage
+from storage.models import Applicant, OutboxMessage, OutboxStatus
 
 MAX_ATTEMPTS = 8
 
@@ -69,6 +79,55 @@ def backoff_seconds(attempts: int) -> float:
     return float(min(2 ** attempts, 300))
 
 
+LEASE = timedelta(seconds=5)
+_ANONYMOUS = "anonymous"  # claims made outside a Dispatcher (tests, one-shot commands)
+
+
+def new_owner() -> str:
+    """A claim token naming this dispatcher: host, process, and a random part (a restarted
+    process with the same pid is someone else)."""
+    return f"{socket.gethostname()[:30]}:{os.getpid()}:{secrets.token_hex(6)}"
+
+
+def lock_key(name: str) -> int:
+    """A stable 32-bit key for a PostgreSQL advisory lock (per channel and purpose)."""
+    return zlib.crc32(f"izin:{name}".encode())
+
+
+_CLAIM_LOCK = text("SELECT pg_advisory_xact_lock(:key)")
+
+
+def _claim_statement(pg: bool, applicant: bool) -> Any:
+    o = cast(Table, OutboxMessage.__table__)
+    e = aliased(OutboxMessage)
+    now = bindparam("now")
+    # A chat's messages go in order: nothing is claimed while an earlier message of the
+    # same chat is in flight (a live lease) or waiting for a retry-after. A waiting
+    # broadcast or reminder (held for quiet hours, say) does not hold back a reply or an
+    # urgent row. An expired lease is due again, like a pending row.
+    live = (e.status == OutboxStatus.SENDING) & (e.lease_until >= now)
+    waiting = ((e.status == OutboxStatus.PENDING) & (e.next_attempt_at > now)
+               & (e.priority <= o.c.priority) & (e.urgent | ~o.c.urgent))
+    blocked = (select(e.id).where(e.channel == o.c.channel, e.chat_id == o.c.chat_id,
+                                  e.id < o.c.id, live | waiting).exists())
+    due = (((o.c.status == OutboxStatus.PENDING) & (o.c.next_attempt_at <= now))
+           | ((o.c.status == OutboxStatus.SENDING) & (o.c.lease_until < now)))
+    pick = (select(o.c.id).where(o.c.channel == bindparam("v_channel"), due, ~blocked)
+            .order_by(o.c.priority, o.c.id).limit(bindparam("limit")))
+    if applicant:
+        pick = pick.where(o.c.applicant_id == bindparam("v_applicant"))
+    if pg:
+        pick = pick.with_for_update(skip_locked=True)
+    return (update(OutboxMessage).where(OutboxMessage.id.in_(pick.scalar_subquery()))
+            .values(status=OutboxStatus.SENDING, claimed_by=bindparam("owner"),
+                    lease_until=bindparam("until"), attempts=OutboxMessage.attempts + 1)
+            .returning(OutboxMessage)
+            .execution_options(synchronize_session=False))
+
+
+_CLAIMS = {(pg, a): _claim_statement(pg, a) for pg in (False, True) for a in (False, True)}
+
+
 async def claim(
     sessions: async_sessionmaker[AsyncSession],
     channel: str,
@@ -76,67 +135,86 @@ async def claim(
     now: datetime,
     limit: int = 50,
     applicant_id: int | None = None,
-    stale_after: timedelta = timedelta(minutes=5),
+    owner: str = _ANONYMOUS,
+    lease: timedelta = LEASE,
 ) -> list[OutboxMessage]:
-    """Take up to `limit` due rows for sending, replies first, oldest first."""
+    """Take up to `limit` due rows for sending, replies first, oldest first, leased to
+    `owner` until `now + lease`. One UPDATE ... RETURNING (after the channel's advisory
+    lock on PostgreSQL)."""
     async with sessions() as session, session.begin():
-        await session.execute(
-            update(OutboxMessage)
-            .where(OutboxMessage.status == "sending",
-                   OutboxMessage.next_attempt_at < now - stale_after,
-                   OutboxMessage.channel == channel)
-            .values(status="pending")
-        )
-        earlier = aliased(OutboxMessage)
-        # A chat's messages go in order: nothing is claimed while an earlier message of
-        # the same chat is in flight or waiting for a retry-after. A waiting broadcast or
-        # reminder (held for quiet hours, say) does not hold back a reply or an urgent row.
-        waiting = ((earlier.status == "pending") & (earlier.next_attempt_at > now)
-                   & (earlier.priority <= OutboxMessage.priority)
-                   & (earlier.urgent | ~OutboxMessage.urgent))
-        blocked = (
-            select(earlier.id)
-            .where(earlier.channel == OutboxMessage.channel,
-                   earlier.chat_id == OutboxMessage.chat_id,
-                   earlier.id < OutboxMessage.id,
-                   (earlier.status == "sending") | waiting)
-            .exists()
-        )
-        stmt = (
-            select(OutboxMessage)
-            .where(OutboxMessage.status == "pending", OutboxMessage.channel == channel,
-                   OutboxMessage.next_attempt_at <= now, ~blocked)
-            .order_by(OutboxMessage.priority, OutboxMessage.id)
-            .limit(limit)
-            .with_for_update(skip_locked=True)
-        )
+        conn = await session.connection()
+        pg = conn.dialect.name == "postgresql"
+        if pg:
+            await conn.execute(_CLAIM_LOCK, {"key": lock_key(f"claim:{channel}")})
+        stmt = _CLAIMS[(pg, applicant_id is not None)]
+        params: dict[str, Any] = {"now": now, "v_channel": channel, "limit": limit,
+                                  "owner": owner, "until": now + lease}
         if applicant_id is not None:
-            stmt = stmt.where(OutboxMessage.applicant_id == applicant_id)
-        rows = await _claimable(session, stmt, now)
-        for row in rows:
-            row.status = "sending"
-            row.attempts += 1
-            row.next_attempt_at = now  # marks when the claim was made
+            params["v_applicant"] = applicant_id
+        rows: list[OutboxMessage] = []
+        while True:
+            got = list((await session.scalars(stmt, params)).all())
+            kept = await _outside_quiet_hours(conn, got, now)
+            rows += kept
+            if len(kept) == len(got) or len(rows) >= limit:
+                break
+            params["limit"] = limit - len(rows)  # held rows no longer match; fill up
+        rows.sort(key=lambda r: (r.priority, r.id))
         return rows
 
 
-async def _claimable(session: AsyncSession, stmt: Select[Any],
-                     now: datetime) -> list[OutboxMessage]:
-    """The selected rows minus those in their recipient's quiet hours, which are moved to
-    06:00 local instead: each such row is looked at once a night, so the claim query
-    stays a plain index scan on both SQLite and PostgreSQL."""
-    while True:
-        rows: list[OutboxMessage] = list((await session.scalars(stmt)).all())
-        held = False
-        for row in rows:
-            if not row.urgent and row.quiet_tz:
-                until = quiet_until(now, row.quiet_tz)
-                if until is not None:
-                    row.next_attempt_at = until
-                    held = True
-        if not held:
-            return rows
-        await session.flush()  # held rows no longer match; fill the batch again
+_t = cast(Table, OutboxMessage.__table__)
+_HOLD = (update(_t).where(_t.c.id == bindparam("row_id"))
+         .values(status=OutboxStatus.PENDING, claimed_by=None, lease_until=None,
+                 attempts=_t.c.attempts - 1, next_attempt_at=bindparam("until")))
+
+
+async def _outside_quiet_hours(conn: AsyncConnection, rows: list[OutboxMessage],
+                               now: datetime) -> list[OutboxMessage]:
+    """The claimed rows minus those in their recipient's quiet hours, which go back with
+    `next_attempt_at` at 06:00 local: each such row is looked at once a night, and the
+    claim stays one plain statement on both SQLite and PostgreSQL."""
+    held: list[dict[str, Any]] = []
+    kept = []
+    for row in rows:
+        until = quiet_until(now, row.quiet_tz) if not row.urgent and row.quiet_tz else None
+        if until is None:
+            kept.append(row)
+        else:
+            held.append({"row_id": row.id, "until": until})
+    if held:
+        await conn.execute(_HOLD, held)
+    return kept
+
+
+_ours = (_t.c.id == bindparam("row_id")) & (_t.c.claimed_by == bindparam("claim")) & (
+    _t.c.status == OutboxStatus.SENDING)
+_RECORD_SENT = update(_t).where(_ours).values(
+    status=OutboxStatus.SENT, sent_at=bindparam("at"), platform_message_id=bindparam("pmid"),
+    last_error=None, lease_until=None)
+_RECORD = update(_t).where(_ours).values(
+    status=bindparam("v_status"), last_error=bindparam("v_error"),
+    next_attempt_at=bindparam("v_next"), lease_until=None)
+_RELEASE = update(_t).where(_ours).values(
+    status=bindparam("v_status"), last_error=bindparam("v_error"),
+    next_attempt_at=bindparam("v_next"), lease_until=None, attempts=_t.c.attempts - 1)
+_a = cast(Table, Applicant.__table__)
+_UNREACHABLE = update(_a).where(_a.c.id == bindparam("applicant")).values(
+    unreachable_at=bindparam("at"))
+
+
+def outcome(row: OutboxMessage, result: SendResult, now: datetime) -> dict[str, Any]:
+    """What a failed send leaves on its row (one UPDATE's parameters)."""
+    if result.unreachable:
+        status, nxt = OutboxStatus.UNREACHABLE, row.next_attempt_at
+    elif result.permanent or row.attempts >= MAX_ATTEMPTS:
+        status, nxt = OutboxStatus.FAILED, row.next_attempt_at
+    else:
+        wait = result.retry_after if result.retry_after is not None else backoff_seconds(
+            row.attempts)
+        status, nxt = OutboxStatus.PENDING, now + timedelta(seconds=wait)
+    return {"row_id": row.id, "claim": row.claimed_by, "v_status": status,
+            "v_error": result.error, "v_next": nxt}
 
 
 async def complete(
@@ -146,42 +224,86 @@ async def complete(
     *,
     now: datetime,
 ) -> None:
+    if result.ok:
+        await complete_sent(sessions, [(row, result, now)])
+        return
     async with sessions() as session, session.begin():
-        values: dict[str, object]
-        if result.ok:
-            values = {"status": "sent", "sent_at": now,
-                      "platform_message_id": result.platform_message_id, "last_error": None}
-        elif result.unreachable:
-            values = {"status": "unreachable", "last_error": result.error}
-            await session.execute(
-                update(Applicant).where(Applicant.id == row.applicant_id)
-                .values(unreachable_at=now)
-            )
-        elif result.permanent or row.attempts >= MAX_ATTEMPTS:
-            values = {"status": "failed", "last_error": result.error}
-        else:
-            wait = result.retry_after if result.retry_after is not None else backoff_seconds(
-                row.attempts)
-            values = {"status": "pending", "last_error": result.error,
-                      "next_attempt_at": now + timedelta(seconds=wait)}
-        await session.execute(update(OutboxMessage).where(OutboxMessage.id == row.id)
-                              .values(**values))
+        await session.execute(_RECORD, outcome(row, result, now))
+        if result.unreachable:
+            await session.execute(_UNREACHABLE, {"applicant": row.applicant_id, "at": now})
 
 
 async def complete_sent(
     sessions: async_sessionmaker[AsyncSession],
     done: Sequence[tuple[OutboxMessage, SendResult, datetime]],
 ) -> None:
-    """Record many successful sends in one transaction (the runner's batches: one commit
-    per batch instead of one per message keeps SQLite's single writer free)."""
+    """Record many successful sends: one executemany UPDATE, one commit per batch (keeps
+    SQLite's single writer free)."""
     if not done:
         return
     async with sessions() as session, session.begin():
-        for row, result, at in done:
-            await session.execute(
-                update(OutboxMessage).where(OutboxMessage.id == row.id)
-                .values(status="sent", sent_at=at,
-                        platform_message_id=result.platform_message_id, last_error=None))
+        await session.execute(_RECORD_SENT, [
+            {"row_id": row.id, "claim": row.claimed_by, "at": at,
+             "pmid": result.platform_message_id} for row, result, at in done])
+
+
+async def release(
+    sessions: async_sessionmaker[AsyncSession],
+    rows: Sequence[OutboxMessage],
+    *,
+    at: datetime,
+    unreachable: SendResult | None = None,
+) -> None:
+    """Give back claimed rows that were not attempted (a chat's later rows after a failure,
+    or rows a dispatcher stopped before sending): due again at `at`, their attempt not
+    counted; or all unreachable when the chat is."""
+    if not rows:
+        return
+    status = OutboxStatus.UNREACHABLE if unreachable else OutboxStatus.PENDING
+    error = unreachable.error if unreachable else None
+    async with sessions() as session, session.begin():
+        await session.execute(_RELEASE, [
+            {"row_id": r.id, "claim": r.claimed_by, "v_status": status, "v_error": error,
+             "v_next": at} for r in rows])
+
+
+_RENEW = (update(_t)
+          .where(_t.c.id.in_(bindparam("ids", expanding=True)),
+                 _t.c.claimed_by == bindparam("owner"), _t.c.status == OutboxStatus.SENDING)
+          .values(lease_until=bindparam("until")))
+
+
+async def renew(sessions: async_sessionmaker[AsyncSession], ids: Sequence[int], *,
+                owner: str, until: datetime) -> None:
+    if ids:
+        async with sessions() as session, session.begin():
+            await session.execute(_RENEW, {"ids": list(ids), "owner": owner, "until": until})
+
+
+def _next_due_statement() -> Any:
+    o = OutboxMessage
+    waiting = (select(func.min(o.next_attempt_at))
+               .where(o.status == OutboxStatus.PENDING, o.channel == bindparam("channel"),
+                      o.next_attempt_at > bindparam("now")).scalar_subquery())
+    leased = (select(func.min(o.lease_until))
+              .where(o.status == OutboxStatus.SENDING, o.channel == bindparam("channel"),
+                     o.lease_until > bindparam("now"), o.claimed_by != bindparam("owner"))
+              .scalar_subquery())
+    return select(waiting, leased)
+
+
+_NEXT_DUE = _next_due_statement()
+
+
+async def next_due(sessions: async_sessionmaker[AsyncSession], channel: str, *,
+                   now: datetime, owner: str) -> datetime | None:
+    """When something of this channel becomes due without anyone writing: a retry-after
+    or backoff ends, quiet hours end, or another dispatcher's lease expires."""
+    async with sessions() as session:
+        row = (await session.execute(_NEXT_DUE, {"channel": channel, "now": now,
+                                                 "owner": owner})).one()
+    times = [t for t in row if t is not None]
+    return min(times) if times else None
 
 
 async def deliver_once(

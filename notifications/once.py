@@ -13,7 +13,8 @@ from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.engine import CursorResult
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from storage.models import Base
+from service.outbox import mark_written
+from storage.models import Base, OutboxMessage
 
 
 async def insert_once(session: AsyncSession, model: type[Base], rows: list[dict[str, Any]],
@@ -25,4 +26,6 @@ async def insert_once(session: AsyncSession, model: type[Base], rows: list[dict[
     stmt = insert(model).values(rows).on_conflict_do_nothing(index_elements=[key])
     result = await session.execute(stmt)
     assert isinstance(result, CursorResult)
+    if model is OutboxMessage and result.rowcount:
+        mark_written(session)
     return int(result.rowcount)

@@ -4,20 +4,28 @@
 - per-chat pacing (one message per `per_chat_interval` to the same chat), and a
   chat's messages go strictly in order;
 - a retry-after from the platform delays only that chat, not the others;
-- replies of live conversations are claimed before broadcasts (priority order).
+- replies of live conversations are claimed before broadcasts (priority order);
+- on PostgreSQL one process per channel sends (notifications/leader.py), so the rate
+  and the pacing hold for the token or number whatever the number of processes;
+- claims are leases, renewed every `renew_every` s while held; nothing is sent on a
+  lease that may have lapsed; results the database could not take are kept and written
+  when it is back (before anything new is claimed), so no row waits behind a stale claim;
+- no polling: it sleeps until a row is written (in-process signal; NOTIFY on
+  PostgreSQL), the next retry is due, or a slow safety sweep (`idle_poll`).
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
+import functools
 import logging
 import time
 from collections import OrderedDict, deque
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable, Sequence
 from datetime import UTC, datetime, timedelta
 
-from sqlalchemy import update
-from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
 from notifications.dispatcher import (
     Delivery,
@@ -26,10 +34,20 @@ from notifications.dispatcher import (
     claim,
     complete,
     complete_sent,
+    lock_key,
+    new_owner,
+    next_due,
+    release,
+    renew,
 )
+from notifications.leader import CONNECTION_ERRORS, Leadership, asyncpg_dsn
+from service.outbox import written
 from storage.models import OutboxMessage
 
 log = logging.getLogger(__name__)
+
+_RENEW_SQL = ("UPDATE outbox SET lease_until = $1 WHERE id = ANY($2::bigint[]) "
+              "AND claimed_by = $3 AND status = 'sending'")
 
 
 class TokenBucket:
@@ -56,6 +74,9 @@ class TokenBucket:
                 await asyncio.sleep((1 - self.tokens) / self.rate)
 
 
+_Write = Callable[[], Awaitable[None]]
+
+
 class Dispatcher:
     def __init__(
         self,
@@ -65,11 +86,15 @@ class Dispatcher:
         rate_per_second: float,
         per_chat_interval: float = 1.0,
         batch: int = 200,
-        idle_poll: float = 0.2,
+        idle_poll: float = 5.0,
         clock: Callable[[], datetime] = lambda: datetime.now(UTC),
+        lease: float = 5.0,
+        renew_every: float = 1.0,
+        elect: bool | None = None,
     ) -> None:
         self.sessions = sessions
         self.sender = sender
+        self.channel = sender.channel
         # A small burst (a tenth of a second's worth): even spacing keeps every 1-second
         # window near the platform's limit (a full bucket would allow twice the rate in
         # the first second), while a late wake-up of the event loop is caught up.
@@ -78,28 +103,106 @@ class Dispatcher:
         # At most half a second of sending per claim, so a reply queued behind a
         # broadcast waits for the next claim (replies first), not for a long batch.
         self.batch = max(1, min(batch, int(rate_per_second / 2)))
-        self.idle_poll = idle_poll
+        self.idle_poll = idle_poll  # the safety sweep when nothing wakes it
         self.clock = clock
+        self.lease = timedelta(seconds=lease)
+        self.renew_every = renew_every
+        # Sends stop this long before a lease could lapse (a late renewal, a slow loop).
+        self._margin = min(1.5, lease / 3)
+        # A new sending process waits this long first: the previous one's last sends
+        # leave the platform's per-chat and per-second windows.
+        self.handover = max(1.0, per_chat_interval)
+        self.owner = new_owner()
+        engine = sessions.kw.get("bind")
+        pg = isinstance(engine, AsyncEngine) and engine.dialect.name == "postgresql"
+        self._dsn = (asyncpg_dsn(engine.url.render_as_string(hide_password=False))
+                     if pg and elect is not False and isinstance(engine, AsyncEngine)
+                     else None)
+        self._leader: Leadership | None = None
         self._last_sent: dict[str, float] = {}
         self._wake = asyncio.Event()
+        self._held: dict[int, OutboxMessage] = {}  # claimed, result not yet written
+        self._valid_until = 0.0  # monotonic: our leases certainly hold until then
+        self._records: deque[tuple[list[OutboxMessage], _Write]] = deque()
+        self._settling = asyncio.Lock()
 
     def wake(self) -> None:
-        """Tell the loop new rows are waiting (saves a poll interval for live replies)."""
+        """Tell the loop new rows are waiting."""
         self._wake.set()
 
+    def _notified(self, channel: str) -> None:
+        if channel == self.channel:
+            self._wake.set()
+
+    # ---- running ----
     async def run(self, stop: asyncio.Event) -> None:
-        """Claim and send until `stop`. The next batch is claimed while the current one is
+        """Claim and send until `stop`; on PostgreSQL only while this process holds the
+        channel's sender lock (waiting for it otherwise)."""
+        unsubscribe = written.subscribe(self.wake)
+        try:
+            if self._dsn is None:
+                await self._serve(stop)
+            else:
+                await self._run_elected(stop, self._dsn)
+        finally:
+            unsubscribe()
+            with contextlib.suppress(*CONNECTION_ERRORS, Exception):
+                await self._settle()
+
+    async def _run_elected(self, stop: asyncio.Event, dsn: str) -> None:
+        failures = 0
+        while not stop.is_set():
+            leader = Leadership(dsn, lock_key(f"send:{self.channel}"),
+                                on_notify=self._notified)
+            try:
+                await self._settle()  # what an earlier term sent is written first
+                if not await leader.acquire(stop):
+                    return
+                log.info("outbox %s: this process sends (%s)", self.channel, self.owner)
+                self._leader = leader
+                await _sleep(stop, self.handover)
+                await self._serve(stop)
+                if not leader.lost.is_set():
+                    return
+                raise ConnectionError("the sender lock's connection was lost")
+            except (*CONNECTION_ERRORS, ConnectionError) as exc:
+                failures += 1
+                wait = min(0.25 * 2 ** failures, 5.0)
+                log.warning("outbox %s: database unavailable (%s: %s); retrying in %.1f s",
+                            self.channel, type(exc).__name__, exc, wait)
+                await _sleep(stop, wait)
+            else:
+                failures = 0
+            finally:
+                self._leader = None
+                await leader.close()
+
+    def _active(self) -> bool:
+        return self._leader is None or not self._leader.lost.is_set()
+
+    def _may_send(self) -> bool:
+        return self._active() and time.monotonic() < self._valid_until
+
+    async def _serve(self, stop: asyncio.Event) -> None:
+        """Claim and send while active. The next batch is claimed while the current one is
         still sending, so the platform's rate is used while the database works; at most
         two batches are out, so a reply waits behind those two at most (a second's worth)."""
         out: deque[asyncio.Task[None]] = deque()
+        renewing = asyncio.create_task(self._renew_forever())
+        failures = 0
         try:
-            while not stop.is_set():
+            while not stop.is_set() and self._active():
                 try:
-                    rows = await claim(self.sessions, self.sender.channel, now=self.clock(),
-                                       limit=self.batch)
-                except Exception:  # a database hiccup must not end the dispatcher
-                    log.exception("dispatcher claim failed; retrying")
-                    rows = []
+                    await self._settle()
+                    rows = await self._claim()
+                except Exception as exc:  # the database is away: back off, keep the loop
+                    failures += 1
+                    wait = min(0.1 * 2 ** failures, 5.0)
+                    log.warning("outbox %s: claim failed (%s); retrying in %.1f s",
+                                self.channel, type(exc).__name__, wait)
+                    await self._idle(stop, wait)
+                    continue
+                failures = 0
                 if rows:
                     out.append(asyncio.create_task(self._send_batch(rows)))
                     if len(out) >= 2:
@@ -108,33 +211,92 @@ class Dispatcher:
                 if out:  # its completion may make a chat's next row due
                     await self._finish(out.popleft())
                     continue
-                self._wake.clear()
-                waiter = asyncio.ensure_future(self._wake.wait())
-                stopper = asyncio.ensure_future(stop.wait())
-                await asyncio.wait({waiter, stopper}, timeout=self.idle_poll,
-                                   return_when=asyncio.FIRST_COMPLETED)
-                waiter.cancel()
-                stopper.cancel()
+                await self._idle(stop, await self._idle_for())
         finally:
             while out:
                 await self._finish(out.popleft())
+            renewing.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await renewing
+
+    async def _claim(self) -> list[OutboxMessage]:
+        started = time.monotonic()
+        rows = await claim(self.sessions, self.channel, now=self.clock(), limit=self.batch,
+                           owner=self.owner, lease=self.lease)
+        if rows:
+            valid = started + self.lease.total_seconds() - self._margin
+            self._valid_until = min(self._valid_until, valid) if self._held else valid
+            for row in rows:
+                self._held[row.id] = row
+        return rows
+
+    async def _idle_for(self) -> float:
+        try:
+            due = await next_due(self.sessions, self.channel, now=self.clock(),
+                                 owner=self.owner)
+        except Exception:  # noqa: BLE001 - the next claim reports it
+            return 1.0
+        if due is None:
+            return self.idle_poll
+        return min(self.idle_poll, max(0.05, (due - self.clock()).total_seconds()))
+
+    async def _idle(self, stop: asyncio.Event, seconds: float) -> None:
+        self._wake.clear()
+        waits = [asyncio.ensure_future(self._wake.wait()), asyncio.ensure_future(stop.wait())]
+        if self._leader is not None:
+            waits.append(asyncio.ensure_future(self._leader.lost.wait()))
+        await asyncio.wait(waits, timeout=seconds, return_when=asyncio.FIRST_COMPLETED)
+        for w in waits:
+            w.cancel()
+
+    async def _renew_forever(self) -> None:
+        """Renew the held leases every `renew_every` s (on PostgreSQL on the lock's
+        connection: it also proves the lock is still ours); a heartbeat when idle."""
+        beat = time.monotonic()
+        while True:
+            await asyncio.sleep(self.renew_every)
+            ids = list(self._held)
+            if not ids and time.monotonic() - beat < self.idle_poll:
+                continue
+            started = beat = time.monotonic()
+            until = self.clock() + self.lease
+            try:
+                if self._leader is not None:
+                    await self._leader.execute(_RENEW_SQL, until, ids, self.owner)
+                elif ids:
+                    await renew(self.sessions, ids, owner=self.owner, until=until)
+            except Exception as exc:  # noqa: BLE001 - sends stop when the lease may lapse
+                log.warning("outbox %s: renewing leases failed (%s)", self.channel,
+                            type(exc).__name__)
+                continue
+            if self._held:
+                self._valid_until = started + self.lease.total_seconds() - self._margin
 
     @staticmethod
     async def _finish(task: asyncio.Task[None]) -> None:
         try:
             await task
         except Exception:
-            log.exception("dispatcher batch failed; its rows are released when stale")
+            log.exception("dispatcher batch failed; its rows are claimed again when their "
+                          "leases expire")
 
+    # ---- one-shot ----
     async def run_once(self) -> int:
         """Claim one batch and send it; returns how many rows were attempted."""
-        rows = await claim(self.sessions, self.sender.channel, now=self.clock(),
-                           limit=self.batch)
+        await self._settle()
+        rows = await self._claim()
         if not rows:
             return 0
         await self._send_batch(rows)
         return len(rows)
 
+    async def drain(self, *, max_cycles: int = 10_000) -> None:
+        """Send until nothing is due (tests and one-shot commands)."""
+        for _ in range(max_cycles):
+            if await self.run_once() == 0:
+                return
+
+    # ---- sending ----
     async def _send_batch(self, rows: list[OutboxMessage]) -> None:
         by_chat: OrderedDict[str, list[OutboxMessage]] = OrderedDict()
         for row in rows:
@@ -144,15 +306,11 @@ class Dispatcher:
             await asyncio.gather(*(self._send_chat(chat, chat_rows, sent)
                                    for chat, chat_rows in by_chat.items()))
         finally:
-            # Until this commit the batch's rows stay `sending`: a process killed before
-            # it sends them again after `stale_after` (at least once, never lost).
-            await complete_sent(self.sessions, sent)
-
-    async def drain(self, *, max_cycles: int = 10_000) -> None:
-        """Send until nothing is due (tests and one-shot commands)."""
-        for _ in range(max_cycles):
-            if await self.run_once() == 0:
-                return
+            # One commit for the batch's sends; kept and written later if the database
+            # is away (the rows stay leased to us meanwhile).
+            done = list(sent)
+            await self._record([r for r, _, _ in done],
+                               functools.partial(complete_sent, self.sessions, done))
 
     async def _send_chat(self, chat_id: str, rows: list[OutboxMessage],
                          sent: list[tuple[OutboxMessage, SendResult, datetime]]) -> None:
@@ -163,6 +321,11 @@ class Dispatcher:
                 if wait > 0:
                     await asyncio.sleep(wait)
             await self.bucket.take()
+            if not self._may_send():  # the lease may have lapsed: another may send these
+                rest = rows[i:]
+                await self._record(rest, functools.partial(
+                    release, self.sessions, rest, at=self.clock()))
+                return
             try:
                 result = await self.sender.send(Delivery.of(row))
             except Exception as exc:  # a sender bug or network error: retry later
@@ -172,24 +335,40 @@ class Dispatcher:
             if result.ok:
                 sent.append((row, result, self.clock()))
                 continue
-            await complete(self.sessions, row, result, now=self.clock())
+            now = self.clock()
+            await self._record([row], functools.partial(
+                complete, self.sessions, row, result, now=now))
             # Keep the chat's order: what follows waits until this one is through.
-            await self._release(rows[i + 1:], result)
+            rest = rows[i + 1:]
+            delay = result.retry_after if result.retry_after is not None else 1.0
+            await self._record(rest, functools.partial(
+                release, self.sessions, rest, at=now + timedelta(seconds=delay),
+                unreachable=result if result.unreachable else None))
             return
 
-    async def _release(self, rows: list[OutboxMessage], result: SendResult) -> None:
+    # ---- writing results ----
+    async def _record(self, rows: Sequence[OutboxMessage], write: _Write) -> None:
+        """Write a result now if the database takes it, else keep it for `_settle`."""
         if not rows:
             return
-        ids = [r.id for r in rows]
-        if result.unreachable:
-            values: dict[str, object] = {"status": "unreachable", "last_error": result.error}
-        else:
-            delay = result.retry_after if result.retry_after is not None else 1.0
-            values = {"status": "pending",
-                      "next_attempt_at": self.clock() + timedelta(seconds=delay)}
-        async with self.sessions() as session, session.begin():
-            await session.execute(update(OutboxMessage).where(OutboxMessage.id.in_(ids))
-                                  .values(**values))
-            # Attempts were counted at claim time; these were not attempted.
-            await session.execute(update(OutboxMessage).where(OutboxMessage.id.in_(ids))
-                                  .values(attempts=OutboxMessage.attempts - 1))
+        self._records.append((list(rows), write))
+        try:
+            await self._settle()
+        except Exception as exc:  # noqa: BLE001 - kept; written when the database is back
+            log.warning("outbox %s: recording results failed (%s); %d kept for later",
+                        self.channel, type(exc).__name__, len(self._records))
+
+    async def _settle(self) -> None:
+        """Write the kept results, oldest first; raises while the database is away."""
+        async with self._settling:
+            while self._records:
+                rows, write = self._records[0]
+                await write()
+                self._records.popleft()
+                for row in rows:
+                    self._held.pop(row.id, None)
+
+
+async def _sleep(stop: asyncio.Event, seconds: float) -> None:
+    with contextlib.suppress(TimeoutError):
+        await asyncio.wait_for(stop.wait(), seconds)

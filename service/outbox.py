@@ -2,19 +2,58 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from datetime import datetime
 from typing import cast
 
-from sqlalchemy import Table, bindparam, insert
+from sqlalchemy import Table, bindparam, event, insert
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
+from sqlalchemy.orm import Session
 
 from conversations.types import OutMessage
-from storage.models import Applicant, OutboxMessage
+from storage.models import Applicant, OutboxMessage, OutboxStatus
 
 PRIORITY_REPLY = 0  # a live conversation's reply goes before anything else
 PRIORITY_NOTICE = 5  # a step change in the applicant's file
 PRIORITY_BULK = 9  # broadcasts and reminders
+
+
+class Written:
+    """In-process wake-up of the dispatchers when outbox rows are written: on SQLite the
+    only one (one process); on PostgreSQL a trigger's NOTIFY also reaches other processes.
+    A wake-up before the commit is harmless: the dispatcher finds nothing and waits for
+    the next (SQLite's single connection even makes its claim wait for that commit)."""
+
+    def __init__(self) -> None:
+        self._listeners: list[Callable[[], None]] = []
+
+    def subscribe(self, listener: Callable[[], None]) -> Callable[[], None]:
+        self._listeners.append(listener)
+        return lambda: self._listeners.remove(listener)
+
+    def notify(self) -> None:
+        for listener in list(self._listeners):
+            listener()
+
+
+written = Written()
+_WRITTEN = "izin.outbox_written"
+
+
+def mark_written(session: AsyncSession) -> None:
+    """Wake the dispatchers when this session commits (rows written by ORM or Core)."""
+    session.info[_WRITTEN] = True
+
+
+@event.listens_for(Session, "after_commit")
+def _after_commit(session: Session) -> None:
+    if session.info.pop(_WRITTEN, False):
+        written.notify()
+
+
+@event.listens_for(Session, "after_rollback")
+def _after_rollback(session: Session) -> None:
+    session.info.pop(_WRITTEN, None)
 
 
 def enqueue(
@@ -38,7 +77,7 @@ def enqueue(
         chat_id=applicant.external_id,
         payload=message.to_payload(),
         priority=priority,
-        status="pending",
+        status=OutboxStatus.PENDING,
         attempts=0,
         next_attempt_at=now,
         created_at=now,
@@ -49,6 +88,7 @@ def enqueue(
         broadcast_id=broadcast_id,
     )
     session.add(row)
+    mark_written(session)
     return row
 
 
@@ -70,12 +110,13 @@ async def enqueue_replies(
          "v_payload": m.to_payload(), "now": now}
         for m in messages
     ])
+    written.notify()  # the caller commits next, holding the connection until then
 
 
 _outbox = cast(Table, OutboxMessage.__table__)
 _INSERT_REPLY = insert(_outbox).values(
     applicant_id=bindparam("v_applicant_id"), channel=bindparam("v_channel"),
     chat_id=bindparam("v_chat_id"), payload=bindparam("v_payload"), priority=PRIORITY_REPLY,
-    status="pending", attempts=0, next_attempt_at=bindparam("now"),
+    status=OutboxStatus.PENDING, attempts=0, next_attempt_at=bindparam("now"),
     created_at=bindparam("now"), urgent=True,
 )

@@ -145,6 +145,22 @@ class InboundLease(Base):
     expires_at: Mapped[datetime]
 
 
+class OutboxStatus(StrEnum):
+    """Where an outbox row is; the stored strings are these values."""
+
+    PENDING = "pending"  # waiting to be claimed (when `next_attempt_at` has come)
+    SENDING = "sending"  # claimed: leased by `claimed_by` until `lease_until`
+    SENT = "sent"
+    FAILED = "failed"  # a permanent error or out of attempts
+    UNREACHABLE = "unreachable"  # blocked, deleted, not on the platform
+    CANCELLED = "cancelled"  # its broadcast was cancelled
+    HELD = "held"  # its broadcast is paused
+
+
+def _one_of(column: str, values: type[StrEnum]) -> str:
+    return f"{column} IN ({', '.join(repr(v.value) for v in values)})"
+
+
 class OutboxMessage(Base):
     """A message to an applicant, written in the same transaction as what caused it."""
 
@@ -154,6 +170,7 @@ class OutboxMessage(Base):
         Index("ix_outbox_chat", "channel", "chat_id", "id"),
         Index("ix_outbox_broadcast", "broadcast_id", "status"),
         UniqueConstraint("dedupe_key"),
+        CheckConstraint(_one_of("status", OutboxStatus), name="status"),
     )
 
     id: Mapped[int] = mapped_column(BigId, primary_key=True)
@@ -163,10 +180,13 @@ class OutboxMessage(Base):
     payload: Mapped[dict[str, Any]]  # one outgoing message, channel-neutral
     # 0 = live conversation reply, higher = broadcasts / reminders (sent after replies)
     priority: Mapped[int] = mapped_column(Integer, default=0)
-    # pending | sending | sent | failed | unreachable | cancelled | held (broadcast paused)
-    status: Mapped[str] = mapped_column(String(12), default="pending")
+    status: Mapped[str] = mapped_column(String(12), default=OutboxStatus.PENDING)  # OutboxStatus
     attempts: Mapped[int] = mapped_column(Integer, default=0)
     next_attempt_at: Mapped[datetime]
+    # The lease of a `sending` row: which dispatcher holds it, and until when. A live
+    # dispatcher renews its leases; a dead one's expire and the rows are claimed again.
+    claimed_by: Mapped[str | None] = mapped_column(String(64))
+    lease_until: Mapped[datetime | None]
     created_at: Mapped[datetime]
     sent_at: Mapped[datetime | None]
     platform_message_id: Mapped[str | None] = mapped_column(String(128))

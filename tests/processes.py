@@ -21,6 +21,16 @@ def worker(db_url: str, log: Path, now: datetime, *args: str) -> subprocess.Pope
 
 
 def delivered(log: Path) -> list[int]:
+    return [oid for oid, _ in delivered_at(log)]
+
+
+def delivered_at(log: Path) -> list[tuple[int, float]]:
+    """(outbox id, wall-clock time) of every delivery the workers logged, in order."""
     if not log.exists():
         return []
-    return [int(line) for line in log.read_text().splitlines() if line.strip()]
+    out = []
+    for line in log.read_text().splitlines():
+        parts = line.split()
+        if len(parts) == 2:  # a line being written is skipped
+            out.append((int(parts[0]), float(parts[1])))
+    return out
