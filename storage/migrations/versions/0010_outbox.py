@@ -13,7 +13,7 @@ from alembic import op
 
 
 revision: str = '0010_outbox'
-down_revision: str | None = '0008_notify'
+down_revision: str | None = '0009_inbound'
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
