@@ -34,6 +34,31 @@ class Role(StrEnum):
     ADMIN = "admin"
 
 
+class Action(StrEnum):
+    """What a control-card row records. The first twelve are what a published step may
+    list; the rest are written by the system around them."""
+
+    CHECK_FILES = "check_files"
+    RECEIPT = "receipt"
+    TECHNICAL_REVIEW = "technical_review"
+    SITE_VISIT = "site_visit"
+    RECOMMEND = "recommend"
+    DRAFT = "draft"
+    INITIAL = "initial"  # paraf
+    SIGN = "sign"
+    APPROVE = "approve"
+    REJECT = "reject"
+    NUMBER = "number"
+    HAND_OVER = "hand_over"
+    # Not listed by steps: every staff step may return a file; the applicant submits.
+    RETURN = "return"
+    SUBMIT = "submit"
+    RESUBMIT = "resubmit"
+
+
+EVENT_ONLY = frozenset({Action.RETURN, Action.SUBMIT, Action.RESUBMIT})
+
+
 class FileKind(StrEnum):
     PDF = "pdf"
     JPEG = "jpeg"
@@ -123,11 +148,18 @@ class ProcedureStep(_Model):
     position: Code | None = None
     performer: str | None = None  # the published position, e.g. "JF Analis Kebijakan Ahli Muda"
     # What the performer may do at this step (the back office offers exactly these).
-    actions: tuple[str, ...] = ()
+    actions: tuple[Action, ...] = ()
     duration: Duration | None = None
     # False when the step is not in the published text but follows from it (noted why).
     published: bool = True
     note: str | None = None
+
+    @model_validator(mode="after")
+    def _step_actions(self) -> ProcedureStep:
+        listed = sorted(a.value for a in set(self.actions) & EVENT_ONLY)
+        if listed:
+            raise ValueError(f"actions: {', '.join(listed)} cannot be listed by a step")
+        return self
 
 
 class Deadline(_Model):
