@@ -16,9 +16,11 @@ from storage.models import (
     Application,
     ApplicationDocument,
     ApplicationEvent,
+    ApplicationNote,
     OutboxMessage,
     Permit,
     Staff,
+    StaffPosition,
 )
 from tests.office_client import Browser, make_staff, role_positions
 
@@ -184,15 +186,20 @@ async def snapshot(app: App) -> dict[str, list[tuple[Any, ...]]]:
         events = (await s.scalars(select(ApplicationEvent).order_by(
             ApplicationEvent.id))).all()
         outbox = (await s.scalars(select(OutboxMessage.id))).all()
-        permits = (await s.scalars(select(Permit.id))).all()
+        permits = (await s.execute(select(Permit.id, Permit.number, Permit.ready,
+                                          Permit.status).order_by(Permit.id))).all()
         staff = (await s.scalars(select(Staff).order_by(Staff.id))).all()
+        held = (await s.execute(select(StaffPosition.staff_id, StaffPosition.position)
+                                .order_by(StaffPosition.id))).all()
+        notes = (await s.scalars(select(ApplicationNote.id))).all()
     return {
         "apps": [(a.step_code, a.step_since, a.status, a.due_on, a.clock_started_on,
                   a.decided_at, a.decision_note) for a in apps],
         "docs": [(d.review, d.review_reason, d.blob_sha256) for d in docs],
         "events": [(e.id, e.action, e.note) for e in events],
-        "outbox": [(i,) for i in outbox], "permits": [(i,) for i in permits],
-        "staff": [(s_.username, s_.active, s_.failed_logins) for s_ in staff],
+        "outbox": [(i,) for i in outbox], "permits": [tuple(p) for p in permits],
+        "staff": [(s_.username, s_.active, s_.failed_logins, s_.nip) for s_ in staff],
+        "positions": [tuple(h) for h in held], "notes": [(i,) for i in notes],
     }
 
 
