@@ -24,14 +24,16 @@ ACTION = {
            Action.APPROVE: "Setujui permohonan", Action.REJECT: "Tolak permohonan",
            Action.NUMBER: "Penomoran izin", Action.HAND_OVER: "Penyerahan berkas",
            Action.RETURN: "Dikembalikan", Action.SUBMIT: "Permohonan diajukan",
-           Action.RESUBMIT: "Perbaikan berkas dikirim"},
+           Action.RESUBMIT: "Perbaikan berkas dikirim",
+           Action.PERMIT_ISSUED: "Izin diterbitkan", Action.PERMIT_REVOKED: "Izin dicabut"},
     "en": {Action.CHECK_FILES: "Document check", Action.RECEIPT: "Receipt of files",
            Action.TECHNICAL_REVIEW: "Technical review", Action.SITE_VISIT: "Site visit note",
            Action.RECOMMEND: "Technical recommendation", Action.DRAFT: "Permit drafted",
            Action.INITIAL: "Draft initialled", Action.SIGN: "Signature",
            Action.APPROVE: "Approve", Action.REJECT: "Reject", Action.NUMBER: "Numbering",
            Action.HAND_OVER: "Hand-over", Action.RETURN: "Returned",
-           Action.SUBMIT: "Application submitted", Action.RESUBMIT: "Corrections sent"},
+           Action.SUBMIT: "Application submitted", Action.RESUBMIT: "Corrections sent",
+           Action.PERMIT_ISSUED: "Permit issued", Action.PERMIT_REVOKED: "Permit revoked"},
 }
 
 

@@ -54,9 +54,12 @@ class Action(StrEnum):
     RETURN = "return"
     SUBMIT = "submit"
     RESUBMIT = "resubmit"
+    PERMIT_ISSUED = "permit_issued"
+    PERMIT_REVOKED = "permit_revoked"
 
 
-EVENT_ONLY = frozenset({Action.RETURN, Action.SUBMIT, Action.RESUBMIT})
+EVENT_ONLY = frozenset({Action.RETURN, Action.SUBMIT, Action.RESUBMIT, Action.PERMIT_ISSUED,
+                        Action.PERMIT_REVOKED})
 
 
 class FileKind(StrEnum):

@@ -161,7 +161,11 @@ def return_targets(entry: CatalogEntry, step: ProcedureStep) -> tuple[str, ...]:
 def file_state(app: Application, entry: CatalogEntry,
                events: Sequence[ApplicationEvent]) -> FileState:
     step = entry.step(app.step_code)
-    done = {e.action for e in events
+    # What was done here since the file last arrived (by id: a return and the redone
+    # work can share a timestamp).
+    arrived = max((i for i, e in enumerate(events)
+                   if e.to_step == step.code and e.from_step != step.code), default=-1)
+    done = {e.action for e in events[arrived + 1:]
             if e.from_step == step.code and e.at >= app.step_since and e.action in step.actions}
     docs = app.documents
     all_accepted = all(d.review == "accepted" for d in docs)
@@ -188,8 +192,9 @@ def file_state(app: Application, entry: CatalogEntry,
             if "reject" in step.actions and app.status == "open":
                 available.append("reject")
     returns: tuple[str, ...] = ()
-    last_done = _next_step(entry, step.code) is None and completing_action(step) in done
-    if step.role is not Role.APPLICANT and app.status not in CLOSED and not last_done:
+    if (step.role is not Role.APPLICANT and app.status not in CLOSED
+            and not (_next_step(entry, step.code) is None
+                     and completing_action(step) in done)):
         returns = return_targets(entry, step)
         if waiting:  # the applicant already has documents to fix
             returns = tuple(r for r in returns if r != TO_APPLICANT)
