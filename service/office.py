@@ -253,7 +253,7 @@ async def queue(session: AsyncSession, *, catalog: Catalog, calendar: WorkingCal
                 actor: Actor, now: datetime) -> list[QueueRow]:
     """What waits at the steps of the actor's positions in their region, longest waiting
     first."""
-    held = getattr(actor, "positions", frozenset())
+    held: frozenset[str] = getattr(actor, "positions", frozenset())
     # Only the steps these positions perform in this region (the index covers region, step).
     codes = {s.code for e in catalog if e.region.slug == actor.region
              for s in e.office_steps if s.position in held}

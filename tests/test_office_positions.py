@@ -21,8 +21,8 @@ from tests.conftest import Clock
 from tests.office_client import Browser, make_staff
 from tests.office_flow import (
     Office,
-    application,
     applicant_fixes,
+    application,
     available_forms,
     card,
     notices,
