@@ -354,7 +354,7 @@ async def _acting(session: AsyncSession, actor: Actor, entry: CatalogEntry,
     for e in events:
         if e.actor != actor.username or e.from_step is None:
             continue
-        other = e.position or _position_at(entry, e.from_step)
+        other = _position_at(entry, e.from_step) if e.position is None else e.position
         if other is None or entry.may_combine_note(other, step.position) is not None:
             continue
         raise OfficeError(
@@ -364,10 +364,12 @@ async def _acting(session: AsyncSession, actor: Actor, entry: CatalogEntry,
 
 
 def _position_at(entry: CatalogEntry, code: str) -> str | None:
+    """The position of an office step (None for the applicant's steps)."""
     try:
-        return entry.step(code).position
+        step = entry.step(code)
     except KeyError:
         return None
+    return step.position if step.role is not Role.APPLICANT else None
 
 
 async def _authorized(session: AsyncSession, *, catalog: Catalog, actor: Actor, reg_no: str,

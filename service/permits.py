@@ -324,6 +324,8 @@ async def _pending_for_upload(session: AsyncSession, reg_no: str, *,
     permit = await session.scalar(q.with_for_update())
     if permit is None or permit.status != "pending":
         raise PermitError(f"{reg_no}: no permit waiting for a signature")
+    if not permit.ready:  # the procedure still owes its signing or numbering step
+        raise PermitError(f"{reg_no}: the procedure's last permit step is not done yet")
     return permit
 
 

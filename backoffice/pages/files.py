@@ -40,7 +40,7 @@ async def my_queue(request: Request, parts: PartsDep, staff: CurrentStaff,
     _no_admin(staff)
     rows = await office.queue(db, catalog=parts.catalog, calendar=parts.calendar, actor=staff,
                               now=parts.now())
-    return render(request, "queue.html", staff=staff, rows=rows)
+    return render(request, "queue.html", staff=staff, rows=rows, labels=labels)
 
 
 @router.get("/search", response_class=HTMLResponse)
@@ -49,7 +49,7 @@ async def search(request: Request, staff: CurrentStaff, db: SessionDep,
     _no_admin(staff)
     found = await office.search(db, actor=staff, text=q)
     rows = [{"app": a, "nik": office.mask_nik(a.nik, staff.role)} for a in found]
-    return render(request, "search.html", staff=staff, q=q, rows=rows)
+    return render(request, "search.html", staff=staff, q=q, rows=rows, labels=labels)
 
 
 def _step_name(entry: CatalogEntry, code: str | None) -> str:
