@@ -30,6 +30,9 @@ PAGES = (auth, files, permits, ikm, complaints, broadcasts, staff_admin)
 REFUSALS = {
     "not_found": (404, "Tidak ditemukan"),
     "wrong_role": (403, "Bukan peran Anda"),
+    "wrong_position": (403, "Bukan jabatan Anda"),
+    "same_person": (403, "Pelaksana harus berbeda"),
+    "conflict": (409, "Coba lagi"),
     "wrong_step": (403, "Bukan tahapnya"),
     "closed": (403, "Permohonan sudah ditutup"),
     "bad_input": (400, "Isian belum lengkap"),

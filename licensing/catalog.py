@@ -34,6 +34,34 @@ class Role(StrEnum):
     ADMIN = "admin"
 
 
+class Action(StrEnum):
+    """What a control-card row records. The first twelve are what a published step may
+    list; the rest are written by the system around them."""
+
+    CHECK_FILES = "check_files"
+    RECEIPT = "receipt"
+    TECHNICAL_REVIEW = "technical_review"
+    SITE_VISIT = "site_visit"
+    RECOMMEND = "recommend"
+    DRAFT = "draft"
+    INITIAL = "initial"  # paraf
+    SIGN = "sign"
+    APPROVE = "approve"
+    REJECT = "reject"
+    NUMBER = "number"
+    HAND_OVER = "hand_over"
+    # Not listed by steps: every staff step may return a file; the applicant submits.
+    RETURN = "return"
+    SUBMIT = "submit"
+    RESUBMIT = "resubmit"
+    PERMIT_ISSUED = "permit_issued"
+    PERMIT_REVOKED = "permit_revoked"
+
+
+EVENT_ONLY = frozenset({Action.RETURN, Action.SUBMIT, Action.RESUBMIT, Action.PERMIT_ISSUED,
+                        Action.PERMIT_REVOKED})
+
+
 class FileKind(StrEnum):
     PDF = "pdf"
     JPEG = "jpeg"
@@ -89,17 +117,52 @@ class Duration(_Model):
     unit: DayUnit = DayUnit.WORKING
 
 
+class Position(_Model):
+    """A position (jabatan) that performs steps, named exactly as the seed names it."""
+
+    slug: Code
+    title: str  # "JF Analis Kebijakan Ahli Muda"
+
+
+class MayCombine(_Model):
+    """Positions one person may hold on the same file: a region's own allowance, shown
+    on the control card. Without one, two different positions mean two people."""
+
+    positions: tuple[Code, Code]
+    note: str  # why the region allows it (shown on the card)
+
+
+class Numbering(StrEnum):
+    """Where the permit's number is given."""
+
+    # A procedure step lists `number`; the number is given when that step is done.
+    AT_STEP = "at_step"
+    # No numbering step: the electronic signature needs the number in the signed PDF,
+    # so the system gives it as the signing step is done (said so on the card).
+    BEFORE_SIGNING = "before_signing"
+
+
 class ProcedureStep(_Model):
     code: Code
     title: str  # as published
     role: Role
+    # The position (`CatalogEntry.positions` slug) that performs the step; staff act on
+    # a step only while holding it. `performer` is that position's title (filled in).
+    position: Code | None = None
     performer: str | None = None  # the published position, e.g. "JF Analis Kebijakan Ahli Muda"
     # What the performer may do at this step (the back office offers exactly these).
-    actions: tuple[str, ...] = ()
+    actions: tuple[Action, ...] = ()
     duration: Duration | None = None
     # False when the step is not in the published text but follows from it (noted why).
     published: bool = True
     note: str | None = None
+
+    @model_validator(mode="after")
+    def _step_actions(self) -> ProcedureStep:
+        listed = sorted(a.value for a in set(self.actions) & EVENT_ONLY)
+        if listed:
+            raise ValueError(f"actions: {', '.join(listed)} cannot be listed by a step")
+        return self
 
 
 class Deadline(_Model):
@@ -144,6 +207,10 @@ class CatalogEntry(_Model):
     product: str  # "Surat Izin Praktik Okupasi Terapis dengan tanda tangan elektronik"
     system: str | None = None  # the office's system today (SiCantik Cloud, MPPD)
     requirements: tuple[Requirement, ...] = Field(min_length=1)
+    # Who performs the steps (the SOP's Pelaksana), declared once per standard.
+    positions: tuple[Position, ...] = Field(min_length=1)
+    may_combine: tuple[MayCombine, ...] = ()
+    numbering: Numbering
     procedure: tuple[ProcedureStep, ...] = Field(min_length=1)
     deadline: Deadline
     fee_idr: int = Field(ge=0)
@@ -156,11 +223,49 @@ class CatalogEntry(_Model):
     # Pekanbaru: remind when the permit is not collected a month after it is ready.
     uncollected_reminder_days: int | None = None
 
+    @model_validator(mode="before")
+    @classmethod
+    def _fill_performers(cls, raw: object) -> object:
+        """A step names its position by slug; its `performer` is that position's title."""
+        if not isinstance(raw, dict):
+            return raw
+        titles = {p.get("slug"): p.get("title") for p in raw.get("positions") or ()
+                  if isinstance(p, dict)}
+        steps = []
+        for step in raw.get("procedure") or ():
+            if isinstance(step, dict) and step.get("position") in titles:
+                title = titles[step["position"]]
+                if step.get("performer", title) != title:
+                    raise ValueError(f"procedure.{step.get('code')}: performer "
+                                     f"{step['performer']!r} is not position "
+                                     f"{step['position']}'s title {title!r}")
+                step = {**step, "performer": title}
+            steps.append(step)
+        return {**raw, "procedure": steps}
+
     @model_validator(mode="after")
     def _unique_codes(self) -> CatalogEntry:
+        declared = {p.slug for p in self.positions}
+        for s in self.procedure:
+            if s.position is not None and s.position not in declared:
+                raise ValueError(f"procedure.{s.code}: position {s.position} is not declared")
+            if s.role is not Role.APPLICANT and s.position is None:
+                raise ValueError(f"procedure.{s.code}: an office step names its position")
+        for m in self.may_combine:
+            unknown = set(m.positions) - declared
+            if unknown:
+                raise ValueError(f"may_combine: position(s) {', '.join(sorted(unknown))} "
+                                 "not declared")
+        numbers = any("number" in s.actions for s in self.office_steps)
+        if (self.numbering is Numbering.AT_STEP) != numbers:
+            raise ValueError("numbering: at_step needs a step with the action number, "
+                             "and only at_step may have one")
+        if self.numbering is Numbering.BEFORE_SIGNING and not self.e_signed:
+            raise ValueError("numbering: before_signing is for electronically signed permits")
         for name, codes in (
             ("requirements", [r.code for r in self.requirements]),
             ("procedure", [s.code for s in self.procedure]),
+            ("positions", [p.slug for p in self.positions]),
         ):
             dupes = sorted({c for c in codes if codes.count(c) > 1})
             if dupes:
@@ -196,6 +301,21 @@ class CatalogEntry(_Model):
         codes = [s.code for s in steps]
         i = codes.index(code)
         return steps[i + 1] if i + 1 < len(steps) else None
+
+    def position(self, slug: str) -> Position:
+        for p in self.positions:
+            if p.slug == slug:
+                return p
+        raise KeyError(slug)
+
+    def may_combine_note(self, a: str, b: str) -> str | None:
+        """Why one person may act as both `a` and `b` on one file; None: they may not."""
+        if a == b:
+            return ""
+        for m in self.may_combine:
+            if set(m.positions) == {a, b}:
+                return m.note
+        return None
 
     def step(self, code: str) -> ProcedureStep:
         for s in self.procedure:
@@ -253,6 +373,11 @@ class Catalog:
             if e.key in self._entries:
                 raise CatalogError(f"duplicate standard for {e.key[0]}/{e.key[1]}")
             self._entries[e.key] = e
+        titles: dict[tuple[str, str], str] = {}
+        for e in self._entries.values():
+            for p in e.positions:
+                if titles.setdefault((e.region.slug, p.slug), p.title) != p.title:
+                    raise CatalogError(f"{e.region.slug}: position {p.slug} has two titles")
 
     @classmethod
     def load(cls, directory: Path = STANDARDS_DIR) -> Catalog:
@@ -306,6 +431,15 @@ class Catalog:
             if e.region.slug == region:
                 return e
         raise KeyError(region)
+
+    def positions(self, region: str) -> dict[str, str]:
+        """The positions declared by the region's standards: slug -> title."""
+        out: dict[str, str] = {}
+        for e in self:
+            if e.region.slug == region:
+                for p in e.positions:
+                    out.setdefault(p.slug, p.title)
+        return out
 
     def region(self, slug: str) -> Region:
         for r in self.regions():

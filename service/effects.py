@@ -25,6 +25,8 @@ from licensing.catalog import Catalog
 from service import complaints, permits
 from storage.models import Applicant, Application, ApplicationDocument, ApplicationEvent
 
+CONDITION_NAMES = {"renewal": "Perpanjangan", "foreign_graduate": "Lulusan luar negeri"}
+
 
 class RegistrationNumberTaken(Exception):
     """The random part of a registration number collided; the event is run again."""
@@ -87,8 +89,9 @@ async def _submit(
     session.add(ApplicationEvent(
         application_id=app.id, at=now, actor="applicant", role="applicant", action="submit",
         from_step=None, to_step=first.code,
-        note=", ".join(f"{k}={'ya' if v else 'tidak'}" for k, v in e.conditions.items())
-        or None,
+        # For the card, in Indonesian ("Perpanjangan: tidak"), never "renewal=tidak".
+        note="; ".join(f"{CONDITION_NAMES.get(k, k)}: {'ya' if v else 'tidak'}"
+                       for k, v in e.conditions.items()) or None,
     ))
 
 

@@ -1,5 +1,8 @@
-"""The office's procedure: each file sits at one catalog step; only that step's role in
-the file's region may act on it, and only with the actions the step lists.
+"""The office's procedure: each file sits at one catalog step; only staff of the file's
+region holding that step's position may act on it, and only with the actions the step
+lists. One person never acts in two positions on one file unless the standard's
+`may_combine` allows that pair (shown on the card). Every office step may return the
+file to an earlier step's performer, or documents to the applicant, with a reason.
 
 Rules read from the catalog (`ProcedureStep.actions`), nothing per region in code:
 
@@ -15,10 +18,11 @@ Rules read from the catalog (`ProcedureStep.actions`), nothing per region in cod
   the catalog's `starts_on` is `files_complete`; `technical_complete` starts it at the
   `technical_review` (or, without one, the `recommend`) action.
 - The decision is `approve` where the procedure has one, otherwise `sign` (Pekanbaru,
-  Metro, Lubuklinggau): status "approved" and a pending permit (service.permits) in the
-  same transaction. Later steps (signing after a decision, numbering) are recorded on
-  the control card; the permit's number itself is given by service.permits when it is
-  produced, and the `number` action records it (or that it will be given on issue).
+  Metro, Lubuklinggau): status "approved" and a held pending permit (service.permits)
+  in the same transaction. The number is given where the standard says (`numbering`):
+  by the `number` action at its step, or, where the e-signature needs it, by the system
+  as the signing step is done. The permit is released for producing only at the
+  procedure's last `sign`/`number` action, so nothing is issued before its step.
 
 Every function is keyword-only and runs one transaction; a refusal raises `OfficeError`
 before anything is written. Every action appends one `ApplicationEvent` (the control
@@ -34,17 +38,26 @@ from typing import Any, Protocol
 from zoneinfo import ZoneInfo
 
 from sqlalchemy import ColumnElement, func, or_, select
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from sqlalchemy.orm import selectinload
 
 from conversations.i18n import Translator
 from conversations.types import Choice, OutMessage
 from licensing.calendar import WorkingCalendar
-from licensing.catalog import Catalog, CatalogEntry, ProcedureStep, Role
+from licensing.catalog import Action, Catalog, CatalogEntry, Numbering, ProcedureStep, Role
 from service.applications import start_clock
 from service.outbox import PRIORITY_NOTICE, enqueue
-from service.permits import request_permit
-from storage.models import Applicant, Application, ApplicationDocument, ApplicationEvent, Permit
+from service.permits import assign_number, request_permit
+from storage.models import (
+    Applicant,
+    Application,
+    ApplicationDocument,
+    ApplicationEvent,
+    ApplicationNote,
+    Staff,
+    StaffPosition,
+)
 
 OPTIONAL = frozenset({"site_visit", "reject"})
 NOTE_REQUIRED = frozenset({"reject", "site_visit", "technical_review", "recommend"})
@@ -61,7 +74,9 @@ ACTION_NAMES = {
     "initial": "Paraf draf izin", "sign": "Tanda tangan", "approve": "Setujui permohonan",
     "reject": "Tolak permohonan", "number": "Penomoran izin", "hand_over": "Penyerahan berkas",
     "submit": "Permohonan diajukan", "resubmit": "Perbaikan berkas dikirim",
+    "return": "Dikembalikan",
 }
+TO_APPLICANT = "applicant"  # a return's target: documents back to the applicant
 
 
 class OfficeError(Exception):
@@ -115,12 +130,42 @@ class FileState:
     done: frozenset[str]
     available: tuple[str, ...]
     waiting_for_applicant: bool  # some documents are rejected and not yet replaced
+    # Where the step may send the file back: earlier steps' codes (another performer)
+    # and/or TO_APPLICANT (documents). Empty when the file is not at a working step.
+    returns: tuple[str, ...] = ()
+
+
+def check_step(entry: CatalogEntry, code: str) -> ProcedureStep | None:
+    """The step that checks documents, at or before `code` (where re-uploads go)."""
+    found = None
+    for s in entry.office_steps:
+        if "check_files" in s.actions:
+            found = s
+        if s.code == code:
+            return found
+    return found
+
+
+def return_targets(entry: CatalogEntry, step: ProcedureStep) -> tuple[str, ...]:
+    """Earlier office steps of another position, then the applicant (documents)."""
+    earlier: list[str] = []
+    for s in entry.office_steps:
+        if s.code == step.code:
+            break
+        if s.position != step.position:
+            earlier.append(s.code)
+    applicant = (TO_APPLICANT,) if check_step(entry, step.code) is not None else ()
+    return (*earlier, *applicant)
 
 
 def file_state(app: Application, entry: CatalogEntry,
                events: Sequence[ApplicationEvent]) -> FileState:
     step = entry.step(app.step_code)
-    done = {e.action for e in events
+    # What was done here since the file last arrived (by id: a return and the redone
+    # work can share a timestamp).
+    arrived = max((i for i, e in enumerate(events)
+                   if e.to_step == step.code and e.from_step != step.code), default=-1)
+    done = {e.action for e in events[arrived + 1:]
             if e.from_step == step.code and e.at >= app.step_since and e.action in step.actions}
     docs = app.documents
     all_accepted = all(d.review == "accepted" for d in docs)
@@ -146,7 +191,14 @@ def file_state(app: Application, entry: CatalogEntry,
                 available.append("site_visit")
             if "reject" in step.actions and app.status == "open":
                 available.append("reject")
-    return FileState(entry, step, frozenset(done), tuple(available), waiting)
+    returns: tuple[str, ...] = ()
+    if (step.role is not Role.APPLICANT and app.status not in CLOSED
+            and not (_next_step(entry, step.code) is None
+                     and completing_action(step) in done)):
+        returns = return_targets(entry, step)
+        if waiting:  # the applicant already has documents to fix
+            returns = tuple(r for r in returns if r != TO_APPLICANT)
+    return FileState(entry, step, frozenset(done), tuple(available), waiting, returns)
 
 
 # --- reading ------------------------------------------------------------------------
@@ -199,10 +251,12 @@ class QueueRow:
 
 async def queue(session: AsyncSession, *, catalog: Catalog, calendar: WorkingCalendar,
                 actor: Actor, now: datetime) -> list[QueueRow]:
-    """What waits at the actor's role's steps in their region, longest waiting first."""
-    # Only the steps this role performs in this region (the index covers region, step).
+    """What waits at the steps of the actor's positions in their region, longest waiting
+    first."""
+    held: frozenset[str] = getattr(actor, "positions", frozenset())
+    # Only the steps these positions perform in this region (the index covers region, step).
     codes = {s.code for e in catalog if e.region.slug == actor.region
-             for s in e.office_steps if s.role.value == actor.role}
+             for s in e.office_steps if s.position in held}
     if not codes:
         return []
     # Plain columns and per-file document counts: no ORM objects for a long queue.
@@ -228,7 +282,7 @@ async def queue(session: AsyncSession, *, catalog: Catalog, calendar: WorkingCal
         if entry is None:
             continue
         step = entry.step(step_code)
-        if step.role.value != actor.role:
+        if step.position not in held:
             continue
         if _next_step(entry, step.code) is None:
             # The procedure's very last step: once done, the file stays here, finished.
@@ -271,24 +325,74 @@ class Decision:
     reason: str = ""
 
 
+@dataclass(frozen=True)
+class Acting:
+    """Who acts, as the control card records it: the account and the position used."""
+
+    username: str
+    role: str
+    full_name: str
+    nip: str | None
+    position: str | None
+
+
+async def _acting(session: AsyncSession, actor: Actor, entry: CatalogEntry,
+                  step: ProcedureStep, events: Sequence[ApplicationEvent]) -> Acting:
+    """The position check and the segregation of duties, from the database (not from the
+    browser session, so a position taken away counts at once)."""
+    staff = await session.scalar(select(Staff).where(Staff.username == actor.username,
+                                                     Staff.active.is_(True)))
+    if staff is None:
+        raise OfficeError("Akun ini tidak aktif.", code="wrong_position")
+    held = set((await session.scalars(select(StaffPosition.position).where(
+        StaffPosition.staff_id == staff.id))).all())
+    assert step.position is not None  # office steps name one (catalog check)
+    title = entry.position(step.position).title
+    if step.position not in held:
+        raise OfficeError(f"Tahap ini dikerjakan oleh {title}; akun Anda tidak memegang "
+                          "jabatan itu.", code="wrong_position")
+    for e in events:
+        if e.actor != actor.username or e.from_step is None:
+            continue
+        other = _position_at(entry, e.from_step) if e.position is None else e.position
+        if other is None or entry.may_combine_note(other, step.position) is not None:
+            continue
+        raise OfficeError(
+            f"Anda sudah bertindak sebagai {entry.position(other).title} pada berkas ini. "
+            f"Menurut SOP, {title} dikerjakan oleh petugas lain.", code="same_person")
+    return Acting(staff.username, staff.role, staff.full_name, staff.nip, step.position)
+
+
+def _position_at(entry: CatalogEntry, code: str) -> str | None:
+    """The position of an office step (None for the applicant's steps)."""
+    try:
+        step = entry.step(code)
+    except KeyError:
+        return None
+    return step.position if step.role is not Role.APPLICANT else None
+
+
 async def _authorized(session: AsyncSession, *, catalog: Catalog, actor: Actor, reg_no: str,
                       expected_step: str | None, action: str
-                      ) -> tuple[Application, FileState, list[ApplicationEvent]]:
+                      ) -> tuple[Application, FileState, list[ApplicationEvent], Acting]:
     app = await load_file(session, actor=actor, reg_no=reg_no, lock=True)
     entry = catalog.get(app.region, app.profession)
     events = await control_card(session, app.id)
     state = file_state(app, entry, events)
     step = state.step
     if app.status in CLOSED:
-        raise OfficeError(f"Permohonan {reg_no} sudah ditutup ({app.status}).", code="closed")
+        raise OfficeError(f"Permohonan {reg_no} sudah ditutup.", code="closed")
     if expected_step is not None and expected_step != app.step_code:
         raise OfficeError("Berkas ini sudah berpindah tahap sejak halaman dibuka. Muat ulang "
                           "halaman.", code="wrong_step")
     if step.role is Role.APPLICANT:
         raise OfficeError("Berkas ini tidak sedang menunggu kantor.", code="wrong_step")
-    if step.role.value != actor.role:
-        raise OfficeError(f"Tahap ini dikerjakan oleh peran {step.role.value}, bukan "
-                          f"{actor.role}.", code="wrong_role")
+    who = await _acting(session, actor, entry, step, events)
+    if action == Action.RETURN:
+        if not state.returns:
+            raise OfficeError("Berkas ini tidak dapat dikembalikan dari tahap ini.",
+                              code="wrong_step")
+        return app, state, events, who
     if action not in step.actions:
         raise OfficeError(f"Tindakan \"{ACTION_NAMES.get(action, action)}\" tidak ada di tahap "
                           "ini menurut standar pelayanan.", code="wrong_step")
@@ -297,14 +401,15 @@ async def _authorized(session: AsyncSession, *, catalog: Catalog, actor: Actor, 
                else "tindakan sebelumnya di tahap ini belum selesai, atau sudah dilakukan")
         raise OfficeError(f"\"{ACTION_NAMES.get(action, action)}\" belum dapat dilakukan: "
                           f"{why}.", code="wrong_step")
-    return app, state, events
+    return app, state, events, who
 
 
-def _event(session: AsyncSession, app: Application, actor: Actor, action: str, *,
+def _event(session: AsyncSession, app: Application, who: Acting, action: str, *,
            to_step: str, note: str | None, now: datetime) -> None:
-    session.add(ApplicationEvent(application_id=app.id, at=now, actor=actor.username,
-                                 role=actor.role, action=action, from_step=app.step_code,
-                                 to_step=to_step, note=note))
+    session.add(ApplicationEvent(application_id=app.id, at=now, actor=who.username,
+                                 role=who.role, action=action, from_step=app.step_code,
+                                 to_step=to_step, note=note, actor_name=who.full_name,
+                                 actor_nip=who.nip, position=who.position))
 
 
 async def _tell(session: AsyncSession, app: Application, key: str, kind: str, *,
@@ -348,6 +453,13 @@ def _start_clock(app: Application, entry: CatalogEntry, calendar: WorkingCalenda
     return False
 
 
+def _receipt_given(app: Application, entry: CatalogEntry,
+                   events: Sequence[ApplicationEvent]) -> bool:
+    """A file returned to its check step gets no second receipt (nor a second clock)."""
+    return any(e.action == Action.RECEIPT for e in events) or (
+        entry.deadline.starts_on == "files_complete" and app.clock_started_on is not None)
+
+
 async def _receipt(session: AsyncSession, app: Application, entry: CatalogEntry,
                    calendar: WorkingCalendar, now: datetime) -> None:
     _start_clock(app, entry, calendar, "files_complete", now)
@@ -356,12 +468,12 @@ async def _receipt(session: AsyncSession, app: Application, entry: CatalogEntry,
 
 
 async def _advance(session: AsyncSession, app: Application, entry: CatalogEntry,
-                   calendar: WorkingCalendar, actor: Actor, action: str, note: str | None,
+                   calendar: WorkingCalendar, who: Acting, action: str, note: str | None,
                    now: datetime, *, approved: bool = False) -> None:
     step = entry.step(app.step_code)
     nxt = _next_step(entry, step.code)
     to = nxt.code if nxt is not None else step.code
-    _event(session, app, actor, action, to_step=to, note=note, now=now)
+    _event(session, app, who, action, to_step=to, note=note, now=now)
     next_label = (_label(nxt, app.lang) if nxt is not None and nxt.role is not Role.APPLICANT
                   else None)
     if approved:
@@ -373,6 +485,18 @@ async def _advance(session: AsyncSession, app: Application, entry: CatalogEntry,
     app.step_code, app.step_since = to, now
 
 
+def release_point(entry: CatalogEntry) -> tuple[str, str]:
+    """(step, action): the procedure's last `sign`/`number`; the permit is produced only
+    once it is done, so nothing is issued before the step the SOP gives it."""
+    found: tuple[str, str] | None = None
+    for s in entry.office_steps:
+        for a in s.actions:
+            if a in (Action.SIGN, Action.NUMBER):
+                found = (s.code, a.value)
+    assert found is not None  # every standard has a head-of-office step that signs
+    return found
+
+
 async def review_documents(
     sessions: async_sessionmaker[AsyncSession], *, catalog: Catalog,
     calendar: WorkingCalendar, actor: Actor, reg_no: str, step: str | None,
@@ -381,9 +505,9 @@ async def review_documents(
     """Accept or reject each document waiting to be checked. Returns "rejected" (sent
     back to the applicant), "accepted" (all complete) or "moved" (and the file moved on)."""
     async with sessions() as session, session.begin():
-        app, state, _ = await _authorized(session, catalog=catalog, actor=actor,
-                                          reg_no=reg_no, expected_step=step,
-                                          action="check_files")
+        app, state, events, who = await _authorized(
+            session, catalog=catalog, actor=actor, reg_no=reg_no, expected_step=step,
+            action="check_files")
         entry = state.entry
         pending = [d for d in app.documents if d.review == "pending"]
         unknown = set(decisions) - {d.requirement_code for d in app.documents}
@@ -415,37 +539,42 @@ async def review_documents(
             items = [{"title": entry.requirement(d.requirement_code).title, "reason": r}
                      for d, r in rejected]
             note = "Ditolak: " + "; ".join(f"{i['title']} — {i['reason']}" for i in items)
-            _event(session, app, actor, "check_files", to_step=app.step_code, note=note,
+            _event(session, app, who, "check_files", to_step=app.step_code, note=note,
                    now=now)
-            t = Translator(app.lang)
-            await _tell(session, app, "office.documents_rejected", "documents_rejected",
-                        now=now, items=items,
-                        choices=[Choice(f"!fix:{app.reg_no}",
-                                        t("office.fix_button", reg_no=app.reg_no))])
+            await _tell_rejected(session, app, items, now)
             return "rejected"
         here = state.step
         done_by = completing_action(here)
-        give_receipt = receipt_here(entry, here)
+        given = _receipt_given(app, entry, events)
+        give_receipt = receipt_here(entry, here) and not given
         if done_by == "check_files":
             if give_receipt:
                 await _receipt(session, app, entry, calendar, now)
-            await _advance(session, app, entry, calendar, actor, "check_files",
+            await _advance(session, app, entry, calendar, who, "check_files",
                            "Semua berkas diterima" + (" — tanda terima diberikan"
                                                       if give_receipt else ""), now)
             return "moved"
-        _event(session, app, actor, "check_files", to_step=app.step_code,
+        _event(session, app, who, "check_files", to_step=app.step_code,
                note="Semua berkas diterima", now=now)
         if not give_receipt:
             return "accepted"
         await _receipt(session, app, entry, calendar, now)
         if done_by == "receipt":
-            await _advance(session, app, entry, calendar, actor, "receipt",
+            await _advance(session, app, entry, calendar, who, "receipt",
                            "Tanda terima diberikan", now)
             return "moved"
         if "receipt" in here.actions:  # recorded, so the step does not offer it again
-            _event(session, app, actor, "receipt", to_step=app.step_code,
+            _event(session, app, who, "receipt", to_step=app.step_code,
                    note="Tanda terima diberikan", now=now)
         return "accepted"
+
+
+async def _tell_rejected(session: AsyncSession, app: Application,
+                         items: Sequence[Mapping[str, str]], now: datetime) -> None:
+    t = Translator(app.lang)
+    await _tell(session, app, "office.documents_rejected", "documents_rejected",
+                now=now, items=items,
+                choices=[Choice(f"!fix:{app.reg_no}", t("office.fix_button", reg_no=app.reg_no))])
 
 
 async def act(
@@ -454,12 +583,29 @@ async def act(
     note: str = "", recommendation: str | None = None, now: datetime,
 ) -> str:
     """Any other action of the current step. Returns the step the file is at afterwards."""
-    if action == "check_files":
-        raise OfficeError("Pemeriksaan berkas memakai formulir berkas.", code="bad_input")
+    if action in ("check_files", Action.RETURN):
+        raise OfficeError("Tindakan ini memakai formulirnya sendiri.", code="bad_input")
+    for _attempt in range(3):  # two officers numbering at once: the loser retries
+        try:
+            return await _act(sessions, catalog=catalog, calendar=calendar, actor=actor,
+                              reg_no=reg_no, step=step, action=action, note=note,
+                              recommendation=recommendation, now=now)
+        except IntegrityError:
+            if action not in (Action.NUMBER, Action.SIGN):
+                raise
+    raise OfficeError("Nomor izin sedang dipakai petugas lain; coba lagi.", code="conflict")
+
+
+async def _act(
+    sessions: async_sessionmaker[AsyncSession], *, catalog: Catalog,
+    calendar: WorkingCalendar, actor: Actor, reg_no: str, step: str | None, action: str,
+    note: str, recommendation: str | None, now: datetime,
+) -> str:
     note = note.strip()
     async with sessions() as session, session.begin():
-        app, state, _ = await _authorized(session, catalog=catalog, actor=actor,
-                                          reg_no=reg_no, expected_step=step, action=action)
+        app, state, events, who = await _authorized(
+            session, catalog=catalog, actor=actor, reg_no=reg_no, expected_step=step,
+            action=action)
         entry, here = state.entry, state.step
         if action in NOTE_REQUIRED and len(note) < 3:
             raise OfficeError("Isi catatan atau alasan tindakan ini.", code="bad_input")
@@ -470,34 +616,113 @@ async def act(
 
         if action == "reject":
             app.status, app.decided_at, app.decision_note = "rejected", now, note
-            _event(session, app, actor, "reject", to_step=app.step_code, note=note, now=now)
+            _event(session, app, who, "reject", to_step=app.step_code, note=note, now=now)
             await _tell(session, app, "office.rejected", "decision", now=now, reasons=note)
             return app.step_code
 
         approving = action == "approve" or (action == "sign" and decides_by_sign(entry)
                                             and app.status == "open")
-        if action == "receipt":
+        if action == "receipt" and not _receipt_given(app, entry, events):
             await _receipt(session, app, entry, calendar, now)
         if action == "technical_review" or (action == "recommend"
                                             and "technical_review" not in here.actions):
             _start_clock(app, entry, calendar, "technical_complete", now)
-        if action == "number":
-            number = await session.scalar(select(Permit.number).where(
-                Permit.application_id == app.id))
-            note = (f"Nomor izin {number}" if number else
-                    "Nomor izin diberikan oleh sistem saat izin diterbitkan") + (
-                f" — {note}" if note else "")
+        releases = release_point(entry) == (here.code, action)
         if approving:
             app.status, app.decided_at = "approved", now
             app.decision_note = note or None
-            await request_permit(session, app, now=now)
+        if approving or action in (Action.NUMBER, Action.SIGN):
+            permit = await request_permit(session, app, now=now, ready=False)
+            numbered_here = action == Action.NUMBER or (
+                action == Action.SIGN and entry.numbering is Numbering.BEFORE_SIGNING
+                and releases)
+            if numbered_here:
+                number = await assign_number(session, permit, entry, now)
+                what = (f"Nomor izin {number}" if action == Action.NUMBER else
+                        f"Nomor izin {number} diberikan sistem sebelum tanda tangan "
+                        "elektronik (TTE memerlukan nomor)")
+                note = what + (f" — {note}" if note else "")
+            if releases:
+                permit.ready = True
 
         if action == completing_action(here):
-            await _advance(session, app, entry, calendar, actor, action, note or None, now,
+            await _advance(session, app, entry, calendar, who, action, note or None, now,
                            approved=approving)
         else:
-            _event(session, app, actor, action, to_step=app.step_code, note=note or None,
+            _event(session, app, who, action, to_step=app.step_code, note=note or None,
                    now=now)
             if approving:
                 await _tell(session, app, "office.approved", "decision", now=now, next=None)
         return app.step_code
+
+
+async def return_file(
+    sessions: async_sessionmaker[AsyncSession], *, catalog: Catalog, actor: Actor,
+    reg_no: str, step: str | None, to: str, reason: str, documents: Sequence[str] = (),
+    now: datetime,
+) -> str:
+    """Send the file back from its current step: to an earlier step's performer, or
+    (`to=TO_APPLICANT`) the named documents to the applicant, who is told why. Back at a
+    check step the scans are decided again. Returns the step the file is at afterwards."""
+    reason = reason.strip()
+    async with sessions() as session, session.begin():
+        app, state, _, who = await _authorized(
+            session, catalog=catalog, actor=actor, reg_no=reg_no, expected_step=step,
+            action=Action.RETURN)
+        entry = state.entry
+        if to not in state.returns:
+            raise OfficeError("Pilih tahap sebelumnya (petugas lain) atau pemohon.",
+                              code="bad_input")
+        if len(reason) < 3:
+            raise OfficeError("Tulis alasan pengembalian.", code="bad_input")
+        if to == TO_APPLICANT:
+            chosen = [d for d in app.documents if d.requirement_code in set(documents)
+                      and d.review != "rejected"]
+            if not chosen or len(chosen) != len(set(documents)):
+                raise OfficeError("Pilih berkas yang harus diperbaiki pemohon.",
+                                  code="bad_input")
+            target = check_step(entry, app.step_code)
+            assert target is not None  # TO_APPLICANT is offered only with one
+            for d in chosen:
+                d.review, d.review_reason = "rejected", reason
+            items = [{"title": entry.requirement(d.requirement_code).title, "reason": reason}
+                     for d in chosen]
+            note = "Kepada pemohon: " + "; ".join(i["title"] for i in items) + f" — {reason}"
+            _event(session, app, who, Action.RETURN, to_step=target.code, note=note, now=now)
+            await _tell_rejected(session, app, items, now)
+        else:
+            target = entry.step(to)
+            if "check_files" in target.actions:  # the check is done again, scan by scan
+                for d in app.documents:
+                    if d.review == "accepted":
+                        d.review = "pending"
+            assert target.position is not None
+            _event(session, app, who, Action.RETURN, to_step=target.code,
+                   note=f"Kepada {entry.position(target.position).title}: {reason}", now=now)
+            await _tell(session, app, "office.returned", "step_change", now=now,
+                        step=_label(target, app.lang))
+        app.step_code, app.step_since = target.code, now
+        return app.step_code
+
+
+# --- internal notes -------------------------------------------------------------------
+
+
+async def add_note(sessions: async_sessionmaker[AsyncSession], *, actor: Actor,
+                   reg_no: str, text: str, now: datetime) -> None:
+    """A staff-only note beside the card: never sent, never on the applicant's side."""
+    text = text.strip()
+    if not 3 <= len(text) <= 2000:
+        raise OfficeError("Catatan internal: 3 sampai 2000 karakter.", code="bad_input")
+    async with sessions() as session, session.begin():
+        app = await load_file(session, actor=actor, reg_no=reg_no)
+        staff = await session.scalar(select(Staff).where(Staff.username == actor.username))
+        assert staff is not None
+        session.add(ApplicationNote(application_id=app.id, at=now, author=staff.username,
+                                    author_name=staff.full_name, text=text))
+
+
+async def notes(session: AsyncSession, application_id: int) -> list[ApplicationNote]:
+    return list((await session.scalars(
+        select(ApplicationNote).where(ApplicationNote.application_id == application_id)
+        .order_by(ApplicationNote.id))).all())

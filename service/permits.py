@@ -67,8 +67,9 @@ class Signer:
 
 
 async def request_permit(session: AsyncSession, application: Application, *,
-                         now: datetime) -> Permit:
-    """Called in the approval's transaction: the permit to produce (idempotent)."""
+                         now: datetime, ready: bool = True) -> Permit:
+    """Called in the approval's transaction: the permit to produce (idempotent).
+    `ready=False` holds it until the procedure's last permit step (`release`)."""
     existing = await session.scalar(
         select(Permit).where(Permit.application_id == application.id))
     if existing is not None:
@@ -76,7 +77,7 @@ async def request_permit(session: AsyncSession, application: Application, *,
     permit = Permit(application_id=application.id, region=application.region,
                     profession=application.profession, status="pending",
                     verify_code=new_verify_code(), holder_name=application.full_name,
-                    created_at=now, test=False)
+                    created_at=now, test=False, ready=ready)
     session.add(permit)
     await session.flush()
     return permit
@@ -101,6 +102,16 @@ async def _number(session: AsyncSession, permit: Permit, entry: CatalogEntry,
     permit.valid_until = valid_until(issue, settings.validity_years)
     permit.number = permit_number(settings, profession=permit.profession, seq=seq, on=issue,
                                   region_code=entry.region.code)
+
+
+async def assign_number(session: AsyncSession, permit: Permit, entry: CatalogEntry,
+                        now: datetime) -> str:
+    """The office's numbering step (or the signing step, where the e-signature needs the
+    number): the permit gets its number now, in the caller's transaction."""
+    if permit.number is None:
+        await _number(session, permit, entry, now)
+    assert permit.number is not None
+    return permit.number
 
 
 async def _bytes(data: bytes) -> AsyncIterator[bytes]:
@@ -128,8 +139,9 @@ async def produce_pending(
 ) -> int:
     """Render, sign and announce pending permits; returns how many were issued."""
     async with sessions() as session:
-        ids = (await session.scalars(select(Permit.id).where(Permit.status == "pending")
-                                     .order_by(Permit.id).limit(limit))).all()
+        ids = (await session.scalars(select(Permit.id).where(
+            Permit.status == "pending", Permit.ready.is_(True))
+            .order_by(Permit.id).limit(limit))).all()
     issued = 0
     for permit_id in ids:
         try:
@@ -152,7 +164,7 @@ async def _produce_one(sessions: async_sessionmaker[AsyncSession], permit_id: in
         try:
             async with sessions() as session, session.begin():
                 permit = await session.get(Permit, permit_id, with_for_update=True)
-                if permit is None or permit.status != "pending":
+                if permit is None or permit.status != "pending" or not permit.ready:
                     return False
                 application = await session.get(Application, permit.application_id)
                 assert application is not None
@@ -312,6 +324,8 @@ async def _pending_for_upload(session: AsyncSession, reg_no: str, *,
     permit = await session.scalar(q.with_for_update())
     if permit is None or permit.status != "pending":
         raise PermitError(f"{reg_no}: no permit waiting for a signature")
+    if not permit.ready:  # the procedure still owes its signing or numbering step
+        raise PermitError(f"{reg_no}: the procedure's last permit step is not done yet")
     return permit
 
 

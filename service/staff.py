@@ -10,7 +10,7 @@ from __future__ import annotations
 import hashlib
 import re
 import secrets
-from collections.abc import Collection
+from collections.abc import Collection, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
@@ -20,7 +20,7 @@ from sqlalchemy import delete, select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from licensing.catalog import Role
-from storage.models import Staff, StaffSession
+from storage.models import Staff, StaffPosition, StaffSession
 
 STAFF_ROLES: tuple[str, ...] = tuple(r.value for r in Role if r is not Role.APPLICANT)
 ALL_REGIONS = "*"  # only an admin may be region-wide
@@ -28,6 +28,8 @@ MAX_FAILED_LOGINS = 5
 LOCK_FOR = timedelta(minutes=15)
 MIN_PASSWORD = 10
 USERNAME = re.compile(r"^[a-z0-9][a-z0-9._-]{2,39}$")
+NIP = re.compile(r"^[0-9]{18}$")  # Nomor Induk Pegawai (ASN): 18 digits
+STAFF_LANGS = ("id", "en")
 
 _hasher = PasswordHasher()
 # Checked against when the username is unknown, so both cases take the same time.
@@ -49,6 +51,10 @@ class SignedIn:
     region: str
     csrf: str
     expires_at: datetime
+    # Positions (catalog slugs) held in the region: which procedure steps they may act on.
+    positions: frozenset[str] = frozenset()
+    nip: str | None = None
+    lang: str = "id"
 
     def has_role(self, *roles: str) -> bool:
         return self.role in roles
@@ -75,6 +81,23 @@ def check_account(*, username: str, role: str, region: str, regions: Collection[
         raise StaffError(f"Wilayah tidak dikenal: {region}. Pilihan: {', '.join(sorted(regions))}.")
 
 
+def check_positions(positions: Sequence[str], known: Collection[str]) -> tuple[str, ...]:
+    """The positions as given, each one the region's standards declare (no repeats)."""
+    out = tuple(dict.fromkeys(p.strip() for p in positions if p.strip()))
+    unknown = [p for p in out if p not in known]
+    if unknown:
+        raise StaffError(f"Jabatan tidak dikenal di wilayah ini: {', '.join(unknown)}. "
+                         f"Pilihan: {', '.join(sorted(known)) or '(tidak ada)'}.")
+    return out
+
+
+def check_nip(nip: str | None) -> str | None:
+    nip = (nip or "").replace(" ", "") or None
+    if nip is not None and not NIP.match(nip):
+        raise StaffError("NIP terdiri dari 18 angka.")
+    return nip
+
+
 def check_password(password: str) -> None:
     if len(password) < MIN_PASSWORD:
         raise StaffError(f"Kata sandi minimal {MIN_PASSWORD} karakter.")
@@ -83,21 +106,61 @@ def check_password(password: str) -> None:
 async def add_staff(
     sessions: async_sessionmaker[AsyncSession], *, username: str, full_name: str, role: str,
     region: str, password: str, regions: Collection[str], now: datetime,
+    positions: Sequence[str] = (), known_positions: Collection[str] = (),
+    nip: str | None = None, lang: str = "id",
 ) -> Staff:
+    """`known_positions`: the positions the region's standards declare."""
     username = username.strip().lower()
     full_name = full_name.strip()
     check_account(username=username, role=role, region=region, regions=regions)
     check_password(password)
+    held = check_positions(positions, known_positions)
+    nip = check_nip(nip)
     if not full_name:
         raise StaffError("Nama lengkap wajib diisi.")
+    if lang not in STAFF_LANGS:
+        raise StaffError(f"Bahasa: {', '.join(STAFF_LANGS)}.")
     async with sessions() as session, session.begin():
         if await session.scalar(select(Staff.id).where(Staff.username == username)):
             raise StaffError(f"Nama pengguna {username} sudah dipakai.")
         staff = Staff(username=username, full_name=full_name, role=role, region=region,
                       password_hash=hash_password(password), active=True, failed_logins=0,
-                      created_at=now)
+                      created_at=now, nip=nip, lang=lang)
         session.add(staff)
+        await session.flush()
+        session.add_all(StaffPosition(staff_id=staff.id, position=p) for p in held)
     return staff
+
+
+async def set_positions(
+    sessions: async_sessionmaker[AsyncSession], *, actor: SignedIn, staff_id: int,
+    positions: Sequence[str], known_positions: Collection[str], nip: str | None = None,
+) -> tuple[str, ...]:
+    """Replace the positions an account holds (and its NIP); an admin of its region only.
+    `known_positions`: those the account's region declares."""
+    held = check_positions(positions, known_positions)
+    nip = check_nip(nip)
+    async with sessions() as session, session.begin():
+        staff = await session.get(Staff, staff_id, with_for_update=True)
+        if staff is None or not may_manage(actor, staff.region):
+            raise StaffError("Akun itu tidak ada di wilayah Anda.")
+        if staff.region == ALL_REGIONS and held:
+            raise StaffError("Akun semua wilayah tidak memegang jabatan prosedur.")
+        await session.execute(delete(StaffPosition).where(StaffPosition.staff_id == staff.id))
+        session.add_all(StaffPosition(staff_id=staff.id, position=p) for p in held)
+        staff.nip = nip
+    return held
+
+
+async def positions_of(session: AsyncSession, staff_ids: Collection[int]
+                       ) -> dict[int, tuple[str, ...]]:
+    rows = (await session.execute(
+        select(StaffPosition.staff_id, StaffPosition.position)
+        .where(StaffPosition.staff_id.in_(list(staff_ids))).order_by(StaffPosition.id))).all()
+    out: dict[int, tuple[str, ...]] = {i: () for i in staff_ids}
+    for staff_id, position in rows:
+        out[staff_id] = (*out[staff_id], position)
+    return out
 
 
 async def set_active(
@@ -159,7 +222,7 @@ async def login(
             row = StaffSession(token_hash=token_hash(token), staff_id=staff.id, csrf_token=csrf,
                                created_at=now, expires_at=now + ttl)
             session.add(row)
-            who = _signed_in(staff, row)
+            who = _signed_in(staff, row, (await positions_of(session, [staff.id]))[staff.id])
     # Raised after the commit: the failed-attempt counter must be stored.
     if refusal is not None:
         raise StaffError(refusal)
@@ -173,10 +236,11 @@ def _verify(hashed: str, password: str) -> bool:
         return False
 
 
-def _signed_in(staff: Staff, row: StaffSession) -> SignedIn:
+def _signed_in(staff: Staff, row: StaffSession, positions: Sequence[str]) -> SignedIn:
     return SignedIn(staff_id=staff.id, username=staff.username, full_name=staff.full_name,
                     role=staff.role, region=staff.region, csrf=row.csrf_token,
-                    expires_at=row.expires_at)
+                    expires_at=row.expires_at, positions=frozenset(positions),
+                    nip=staff.nip, lang=staff.lang)
 
 
 async def resolve(
@@ -192,7 +256,7 @@ async def resolve(
         row, staff = found
         if row.expires_at <= now or not staff.active:
             return None
-        return _signed_in(staff, row)
+        return _signed_in(staff, row, (await positions_of(session, [staff.id]))[staff.id])
 
 
 async def logout(sessions: async_sessionmaker[AsyncSession], *, token: str) -> None:

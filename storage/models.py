@@ -24,6 +24,7 @@ from sqlalchemy import (
     String,
     Text,
     UniqueConstraint,
+    true,
 )
 from sqlalchemy.engine import Dialect
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
@@ -317,6 +318,25 @@ class ApplicationEvent(Base):
     from_step: Mapped[str | None] = mapped_column(String(24))
     to_step: Mapped[str | None] = mapped_column(String(24))
     note: Mapped[str | None] = mapped_column(Text)
+    # Who acted, as the card prints it (kept as it was then), and in which position.
+    actor_name: Mapped[str | None] = mapped_column(String(120))
+    actor_nip: Mapped[str | None] = mapped_column(String(18))
+    position: Mapped[str | None] = mapped_column(String(24))
+
+
+class ApplicationNote(Base):
+    """A staff-only note on a file (never sent to the applicant), beside the card."""
+
+    __tablename__ = "application_notes"
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    application_id: Mapped[int] = mapped_column(
+        ForeignKey("applications.id", ondelete="CASCADE"), index=True
+    )
+    at: Mapped[datetime]
+    author: Mapped[str] = mapped_column(String(40))  # staff username
+    author_name: Mapped[str] = mapped_column(String(120))
+    text: Mapped[str] = mapped_column(Text)
 
 
 class Complaint(Base):
@@ -407,6 +427,9 @@ class Permit(Base):
     revoked_by: Mapped[str | None] = mapped_column(String(120))
     revoke_reason: Mapped[str | None] = mapped_column(Text)
     last_error: Mapped[str | None] = mapped_column(Text)
+    # False while the procedure still owes a step before the permit may be produced
+    # (Pekanbaru numbers it after the Kepala Dinas signs).
+    ready: Mapped[bool] = mapped_column(Boolean, default=True, server_default=true())
 
 
 class SurveyResponse(Base):
@@ -467,6 +490,20 @@ class Staff(Base):
     locked_until: Mapped[datetime | None]
     created_at: Mapped[datetime]
     last_login_at: Mapped[datetime | None]
+    nip: Mapped[str | None] = mapped_column(String(18))  # Nomor Induk Pegawai, on the card
+    lang: Mapped[str] = mapped_column(String(5), default="id", server_default="id")
+
+
+class StaffPosition(Base):
+    """A position (catalog `positions` slug of the staff member's region) an account holds."""
+
+    __tablename__ = "staff_positions"
+    __table_args__ = (UniqueConstraint("staff_id", "position"),)
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    staff_id: Mapped[int] = mapped_column(ForeignKey("staff.id", ondelete="CASCADE"),
+                                          index=True)
+    position: Mapped[str] = mapped_column(String(24))
 
 
 class StaffSession(Base):

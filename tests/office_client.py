@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+from collections.abc import Sequence
 from typing import Any
 
 import httpx
@@ -16,11 +17,26 @@ _CSRF = re.compile(r'name="csrf" value="([^"]+)"')
 _LOGIN_CSRF = re.compile(r'name="login_csrf" value="([^"]+)"')
 
 
+def role_positions(app: App, role: str, region: str) -> list[str]:
+    """The positions whose steps are of `role` in the region, in procedure order."""
+    out: list[str] = []
+    for e in app.catalog:
+        if e.region.slug == region:
+            for s in e.office_steps:
+                if s.role.value == role and s.position and s.position not in out:
+                    out.append(s.position)
+    return out
+
+
 async def make_staff(app: App, username: str, role: str, region: str,
-                     password: str = PASSWORD, name: str | None = None) -> None:
+                     password: str = PASSWORD, name: str | None = None,
+                     positions: Sequence[str] | None = None, nip: str | None = None) -> None:
+    """`positions`: by default every position of the role's steps in the region."""
+    held = role_positions(app, role, region) if positions is None else positions
     await add_staff(app.sessions, username=username, full_name=name or username.title(),
                     role=role, region=region, password=password,
-                    regions={r.slug for r in app.catalog.regions()}, now=app.runtime.clock())
+                    regions={r.slug for r in app.catalog.regions()}, now=app.runtime.clock(),
+                    positions=held, known_positions=app.catalog.positions(region), nip=nip)
 
 
 def client(app: App, base_url: str = "http://izin.test") -> httpx.AsyncClient:

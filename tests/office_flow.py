@@ -16,11 +16,13 @@ from storage.models import (
     Application,
     ApplicationDocument,
     ApplicationEvent,
+    ApplicationNote,
     OutboxMessage,
     Permit,
     Staff,
+    StaffPosition,
 )
-from tests.office_client import Browser, make_staff
+from tests.office_client import Browser, make_staff, role_positions
 
 OFFICE_ROLES = ("front_office", "back_office", "technical_team", "verifier", "head_of_office")
 NOTES = {"technical_review": "Persyaratan teknis lengkap dan sesuai",
@@ -32,31 +34,61 @@ def username(role: str, region: str) -> str:
     return f"{role.replace('_', '-')}.{region}"
 
 
+def position_username(position: str, region: str) -> str:
+    return f"jabatan-{position.replace('_', '-')}.{region}"
+
+
 class Office:
-    """Signed-in staff of one region, one browser each."""
+    """Signed-in staff of one region, one browser each: one account per role holding
+    that role's first position, and one more account per further position, so that
+    every position the SOP names is a different person."""
 
     def __init__(self, app: App, region: str) -> None:
         self.app, self.region = app, region
-        self.browsers: dict[str, Browser] = {}
+        self.browsers: dict[str, Browser] = {}  # by role, and by position slug
+        self.positions: dict[str, Browser] = {}
+
+    async def _account(self, user: str, role: str, positions: list[str]) -> Browser:
+        await make_staff(self.app, user, role, self.region, positions=positions,
+                         name=f"Petugas {user.split('.')[0].title()}",
+                         nip=f"1980{len(self.positions) + len(self.browsers):014d}")
+        b = Browser(self.app)
+        res = await b.login(user)
+        assert res.status_code == 303, res.text
+        return b
 
     async def __aenter__(self) -> Office:
         for role in OFFICE_ROLES:
-            await make_staff(self.app, username(role, self.region), role, self.region)
-            b = Browser(self.app)
-            res = await b.login(username(role, self.region))
-            assert res.status_code == 303, res.text
+            held = role_positions(self.app, role, self.region)
+            b = await self._account(username(role, self.region), role, held[:1])
             self.browsers[role] = b
+            if held:
+                self.positions[held[0]] = b
+            for position in held[1:]:
+                self.positions[position] = await self._account(
+                    position_username(position, self.region), role, [position])
         return self
 
     async def __aexit__(self, *exc: object) -> None:
-        for b in self.browsers.values():
+        for b in {id(b): b for b in (*self.browsers.values(), *self.positions.values())
+                  }.values():
             await b.http.aclose()
 
-    def __getitem__(self, role: str) -> Browser:
-        return self.browsers[role]
+    def __getitem__(self, key: str) -> Browser:
+        return self.browsers.get(key) or self.positions[key]
+
+    async def who(self, key: str, reg_no: str) -> Browser:
+        """A role's browser for this file: the account of its current step's position."""
+        if key in self.positions and key not in self.browsers:
+            return self.positions[key]
+        app = await application(self.app, reg_no)
+        step = self.app.catalog.get(app.region, app.profession).step(app.step_code)
+        if step.role.value == key and step.position in self.positions:
+            return self.positions[step.position]
+        return self[key]
 
     async def page(self, role: str, reg_no: str) -> httpx.Response:
-        res = await self[role].get(f"/office/applications/{reg_no}")
+        res = await (await self.who(role, reg_no)).get(f"/office/applications/{reg_no}")
         assert res.status_code == 200, res.text
         return res
 
@@ -67,7 +99,8 @@ class Office:
         for code, v in verdicts.items():
             verdict, reason = (v, "") if isinstance(v, str) else v
             data[f"d_{code}"], data[f"r_{code}"] = verdict, reason
-        return await self[role].post(f"/office/applications/{reg_no}/review", data)
+        return await (await self.who(role, reg_no)).post(
+            f"/office/applications/{reg_no}/review", data)
 
     async def act(self, role: str, reg_no: str, action: str, note: str | None = None,
                   **extra: Any) -> httpx.Response:
@@ -76,7 +109,8 @@ class Office:
                 "note": NOTES.get(action, "") if note is None else note, **extra}
         if action == "recommend":
             data.setdefault("recommendation", "setuju")
-        return await self[role].post(f"/office/applications/{reg_no}/act", data)
+        return await (await self.who(role, reg_no)).post(
+            f"/office/applications/{reg_no}/act", data)
 
     async def walk(self, entry: CatalogEntry, reg_no: str, *, site_visit: bool = True
                    ) -> list[str]:
@@ -152,15 +186,20 @@ async def snapshot(app: App) -> dict[str, list[tuple[Any, ...]]]:
         events = (await s.scalars(select(ApplicationEvent).order_by(
             ApplicationEvent.id))).all()
         outbox = (await s.scalars(select(OutboxMessage.id))).all()
-        permits = (await s.scalars(select(Permit.id))).all()
+        permits = (await s.execute(select(Permit.id, Permit.number, Permit.ready,
+                                          Permit.status).order_by(Permit.id))).all()
         staff = (await s.scalars(select(Staff).order_by(Staff.id))).all()
+        held = (await s.execute(select(StaffPosition.staff_id, StaffPosition.position)
+                                .order_by(StaffPosition.id))).all()
+        notes = (await s.scalars(select(ApplicationNote.id))).all()
     return {
         "apps": [(a.step_code, a.step_since, a.status, a.due_on, a.clock_started_on,
                   a.decided_at, a.decision_note) for a in apps],
         "docs": [(d.review, d.review_reason, d.blob_sha256) for d in docs],
         "events": [(e.id, e.action, e.note) for e in events],
-        "outbox": [(i,) for i in outbox], "permits": [(i,) for i in permits],
-        "staff": [(s_.username, s_.active, s_.failed_logins) for s_ in staff],
+        "outbox": [(i,) for i in outbox], "permits": [tuple(p) for p in permits],
+        "staff": [(s_.username, s_.active, s_.failed_logins, s_.nip) for s_ in staff],
+        "positions": [tuple(h) for h in held], "notes": [(i,) for i in notes],
     }
 
 

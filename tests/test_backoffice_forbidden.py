@@ -40,14 +40,15 @@ async def test_refusals_change_nothing(app: App, clock: Clock, samples: dict[str
         assert step == "pemeriksaan_berkas"
         before = await snapshot(app)
 
-        # Wrong role: the verifier (and the head) cannot check files.
+        # Not the step's position: the verifier (and the head) cannot check files.
         await office.page("verifier", reg_no)
         res = await office["verifier"].post(review, {"step": step, **accept_all})
-        await refused(app, before, res, 403, "Bukan peran Anda")
+        await refused(app, before, res, 403, "Bukan jabatan Anda")
         await office.page("head_of_office", reg_no)
         res = await office["head_of_office"].post(act, {"step": step, "action": "approve",
                                                         "note": "ok"})
-        await refused(app, before, res, 403, "dikerjakan oleh peran front_office")
+        await refused(app, before, res, 403, "dikerjakan oleh Petugas; akun Anda tidak "
+                      "memegang jabatan itu")
 
         # Wrong region: Pekanbaru's front office does not see Purwakarta's file at all.
         await other.get("/office/queue")
@@ -125,14 +126,16 @@ def test_the_control_card_has_no_edit_or_delete_route() -> None:
     routes = [r for page in PAGES for r in page.router.routes if isinstance(r, APIRoute)]
     assert all(r.methods <= {"GET", "POST", "HEAD"} for r in routes)
     posts = sorted(r.path for r in routes if "POST" in r.methods)
-    assert posts == ["/applications/{reg_no}/act", "/applications/{reg_no}/review",
+    assert posts == ["/applications/{reg_no}/act", "/applications/{reg_no}/notes",
+                     "/applications/{reg_no}/return", "/applications/{reg_no}/review",
                      "/broadcasts", "/broadcasts/preview", "/broadcasts/{broadcast_id}/cancel",
                      "/broadcasts/{broadcast_id}/pause", "/broadcasts/{broadcast_id}/resume",
                      "/complaints/notices/{notice_id}/read", "/complaints/{ticket_no}/answer",
                      "/complaints/{ticket_no}/close", "/complaints/{ticket_no}/grade",
                      "/complaints/{ticket_no}/path", "/complaints/{ticket_no}/step",
                      "/login", "/logout", "/permits/upload/{reg_no}",
-                     "/permits/{permit_id}/revoke", "/staff", "/staff/{staff_id}/active"]
+                     "/permits/{permit_id}/revoke", "/staff", "/staff/{staff_id}/active",
+                     "/staff/{staff_id}/positions"]
 
 
 async def test_an_officer_of_another_role_sees_but_cannot_act(
@@ -142,5 +145,5 @@ async def test_an_officer_of_another_role_sees_but_cannot_act(
     async with Office(app, "pekanbaru") as office:
         page = await office.page("verifier", reg_no)
         assert 'data-form="' not in page.text
-        assert "Tahap ini dikerjakan oleh Front office" in page.text
+        assert "Tahap ini dikerjakan oleh Front Office" in page.text
         assert username("verifier", "pekanbaru")

@@ -106,13 +106,15 @@ async def test_control_card_exports_as_csv_and_pdf(app: App, samples: dict[str, 
         res = await office["technical_team"].get(f"/office/applications/{reg_no}/card.csv")
         assert res.status_code == 200 and res.headers["content-type"].startswith("text/csv")
         rows = list(csv.reader(io.StringIO(res.text)))
-        assert rows[0] == ["Waktu", "Petugas", "Peran", "Tindakan", "Dari tahap", "Ke tahap",
-                           "Catatan"]
-        assert [r[3] for r in rows[1:]] == ["Permohonan diajukan", "Pemeriksaan berkas",
+        assert rows[0] == ["Waktu", "Petugas", "NIP", "Nama pengguna", "Jabatan", "Tindakan",
+                           "Dari tahap", "Ke tahap", "Catatan"]
+        assert [r[5] for r in rows[1:]] == ["Permohonan diajukan", "Pemeriksaan berkas",
                                             "Tanda terima berkas"]
-        assert rows[3][1] == "front-office.purwakarta" and rows[3][6] == "Tanda terima no. 12"
-        assert rows[3][4] == "Tanda terima berkas — Petugas"
-        assert rows[3][5] == "Kajian teknis — Tim Teknis"
+        assert rows[3][3] == "front-office.purwakarta" and rows[3][8] == "Tanda terima no. 12"
+        assert rows[3][1] == "Petugas Front-Office" and rows[3][4] == "Petugas"
+        assert len(rows[3][2]) == 18 and rows[3][2].isdigit()
+        assert rows[3][6] == "Tanda terima berkas — Petugas"
+        assert rows[3][7] == "Kajian teknis — Tim Teknis"
         assert rows[1][0] == "23 November 2026 09.00 WIB"
         res = await office["technical_team"].get(f"/office/applications/{reg_no}/card.pdf")
         assert res.status_code == 200 and res.content.startswith(b"%PDF-")

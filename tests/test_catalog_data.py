@@ -425,3 +425,21 @@ def test_the_typos_are_kept(catalog: Catalog) -> None:
         for prof in ("okupasi-terapis", "perekam-medis")
     }
     assert twitter == {"okupasi-terapis": ["dpmpptsp_pwk"], "perekam-medis": ["dpmptsp_pwk"]}
+
+
+def test_pekanbaru_names_the_sops_seven_performers(catalog: Catalog) -> None:
+    e = catalog.get("pekanbaru", "okupasi-terapis")
+    assert [p.title for p in e.positions] == [
+        "Pemohon", "Front Office", "Back Office", "JF Analis Kebijakan Ahli Muda",
+        "JF Analis Kebijakan Ahli Madya", "Sekretaris", "Kepala Dinas"]
+    assert [s.performer for s in e.procedure] == [
+        "Pemohon", "Front Office", "Back Office", "JF Analis Kebijakan Ahli Muda",
+        "JF Analis Kebijakan Ahli Madya", "Sekretaris", "Kepala Dinas", "Back Office",
+        "Pemohon"]
+    assert e.numbering.value == "at_step" and e.may_combine == ()
+
+
+def test_every_office_step_names_a_declared_position(catalog: Catalog) -> None:
+    for e in catalog:
+        for s in e.office_steps:
+            assert s.position is not None and e.position(s.position).title == s.performer

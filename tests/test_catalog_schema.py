@@ -35,18 +35,24 @@ def valid() -> dict[str, Any]:
             },
             {"code": "map", "title": "Map 2 lembar", "kind": "elsewhere"},
         ],
+        "positions": [{"slug": "petugas", "title": "Petugas"},
+                      {"slug": "kepala", "title": "Kepala Dinas"}],
+        "numbering": "before_signing",
+        "e_signed": True,
         "procedure": [
             {"code": "pengajuan", "title": "Pemohon mengajukan", "role": "applicant"},
             {
                 "code": "periksa",
                 "title": "Petugas memeriksa",
                 "role": "front_office",
+                "position": "petugas",
                 "actions": ["check_files"],
             },
             {
                 "code": "tanda_tangan",
                 "title": "Kepala Dinas menandatangani",
                 "role": "head_of_office",
+                "position": "kepala",
                 "actions": ["sign"],
             },
         ],
@@ -258,3 +264,46 @@ def test_the_catalog_reports_every_bad_file_together(tmp_path: Path) -> None:
 def test_an_empty_catalog(tmp_path: Path) -> None:
     with pytest.raises(CatalogError, match="no service standards found"):
         Catalog.load(tmp_path)
+
+
+def test_a_step_takes_its_performer_from_its_position(tmp_path: Path) -> None:
+    entry = load_entry(write(tmp_path, valid()))
+    assert entry.step("tanda_tangan").performer == "Kepala Dinas"
+    assert entry.step("tanda_tangan").position == "kepala"
+
+
+def test_an_office_step_without_a_position(tmp_path: Path) -> None:
+    data = valid()
+    del data["procedure"][1]["position"]
+    assert "procedure.periksa: an office step names its position" in error_for(
+        write(tmp_path, data))
+
+
+def test_an_undeclared_position(tmp_path: Path) -> None:
+    data = valid()
+    data["procedure"][1]["position"] = "kasir"
+    assert "position kasir is not declared" in error_for(write(tmp_path, data))
+
+
+def test_a_performer_that_is_not_its_positions_title(tmp_path: Path) -> None:
+    data = valid()
+    data["procedure"][1]["performer"] = "Kasir"
+    assert "is not position petugas's title" in error_for(write(tmp_path, data))
+
+
+def test_numbering_at_step_needs_a_number_step(tmp_path: Path) -> None:
+    data = valid()
+    data["numbering"] = "at_step"
+    assert "numbering: at_step needs a step" in error_for(write(tmp_path, data))
+
+
+def test_numbering_before_signing_needs_an_electronic_signature(tmp_path: Path) -> None:
+    data = valid()
+    data["e_signed"] = False
+    assert "before_signing is for electronically signed" in error_for(write(tmp_path, data))
+
+
+def test_may_combine_names_declared_positions(tmp_path: Path) -> None:
+    data = valid()
+    data["may_combine"] = [{"positions": ["petugas", "kasir"], "note": "x"}]
+    assert "may_combine: position(s) kasir not declared" in error_for(write(tmp_path, data))

@@ -102,3 +102,19 @@ def test_ikm_report_and_permit_commands_answer_clearly(tmp_path: Path) -> None:
     upload = izin("permit", "upload", "PWK-2611-XXXXXX", str(junk), "--by", "kadis",
                   cwd=tmp_path)
     assert upload.returncode == 1 and "refused" in upload.stderr
+
+
+def test_staff_add_with_positions_and_a_refused_one(tmp_path: Path) -> None:
+    pw = "rahasia-kantor-1\n"
+    out = izin("staff", "add", "sekr.pku", "--role", "verifier", "--region", "pekanbaru",
+               "--name", "Wati", "--position", "sekretaris", "--position", "jf_ahli_madya",
+               "--nip", "198001012005010004", "--password-stdin", cwd=tmp_path, stdin=pw)
+    assert out.returncode == 0, out.stderr
+    assert "positions sekretaris, jf_ahli_madya" in out.stdout
+    out = izin("staff", "add", "kasir.pku", "--role", "verifier", "--region", "pekanbaru",
+               "--name", "Kasir", "--position", "kasir", "--password-stdin", cwd=tmp_path,
+               stdin=pw)
+    assert out.returncode == 1 and "Jabatan tidak dikenal di wilayah ini: kasir" in out.stderr
+    listed = izin("staff", "list", cwd=tmp_path).stdout
+    assert "[sekretaris, jf_ahli_madya]  NIP 198001012005010004" in listed
+    assert "kasir.pku" not in listed

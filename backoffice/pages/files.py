@@ -13,6 +13,7 @@ from fastapi.responses import FileResponse, HTMLResponse, RedirectResponse, Resp
 from sqlalchemy import select
 from starlette.datastructures import FormData
 
+from backoffice import labels
 from backoffice.deps import CurrentStaff, PartsDep, SessionDep
 from backoffice.web import ROLE_NAMES, Denied, add_nav, base_path, environment, render, step_label
 from licensing.catalog import CatalogEntry, Role
@@ -39,7 +40,7 @@ async def my_queue(request: Request, parts: PartsDep, staff: CurrentStaff,
     _no_admin(staff)
     rows = await office.queue(db, catalog=parts.catalog, calendar=parts.calendar, actor=staff,
                               now=parts.now())
-    return render(request, "queue.html", staff=staff, rows=rows)
+    return render(request, "queue.html", staff=staff, rows=rows, labels=labels)
 
 
 @router.get("/search", response_class=HTMLResponse)
@@ -48,7 +49,7 @@ async def search(request: Request, staff: CurrentStaff, db: SessionDep,
     _no_admin(staff)
     found = await office.search(db, actor=staff, text=q)
     rows = [{"app": a, "nik": office.mask_nik(a.nik, staff.role)} for a in found]
-    return render(request, "search.html", staff=staff, q=q, rows=rows)
+    return render(request, "search.html", staff=staff, q=q, rows=rows, labels=labels)
 
 
 def _step_name(entry: CatalogEntry, code: str | None) -> str:
@@ -60,13 +61,43 @@ def _step_name(entry: CatalogEntry, code: str | None) -> str:
         return code
 
 
-def _card_rows(entry: CatalogEntry, events: list[ApplicationEvent]) -> list[dict[str, str]]:
+def _position_title(entry: CatalogEntry, e: ApplicationEvent) -> str:
+    slug = e.position
+    if slug is None and e.from_step is not None and e.role != "applicant":
+        try:
+            slug = entry.step(e.from_step).position
+        except KeyError:
+            slug = None
+    try:
+        return entry.position(slug).title if slug else ""
+    except KeyError:
+        return slug or ""
+
+
+def _card_rows(entry: CatalogEntry, events: list[ApplicationEvent],
+               lang: str = "id") -> list[dict[str, str]]:
     tz = entry.region.timezone
-    return [{"at": format_datetime(e.at, "id", tz), "actor": e.actor,
-             "role": ROLE_NAMES.get(e.role, e.role),
-             "action": office.ACTION_NAMES.get(e.action, e.action),
+    return [{"at": format_datetime(e.at, "id", tz),
+             "actor": e.actor_name or ("Pemohon" if e.actor == "applicant" else e.actor),
+             "username": e.actor, "nip": e.actor_nip or "",
+             "position": _position_title(entry, e) or ROLE_NAMES.get(e.role, e.role),
+             "action": labels.action(e.action, lang), "action_code": e.action,
              "from": _step_name(entry, e.from_step), "to": _step_name(entry, e.to_step),
              "note": e.note or ""} for e in events]
+
+
+def combinations(entry: CatalogEntry) -> list[str]:
+    """The region's allowances for one person in two positions, as the card states them."""
+    return [f"{entry.position(m.positions[0]).title} + {entry.position(m.positions[1]).title}"
+            f": {m.note}" for m in entry.may_combine]
+
+
+def numbering_text(entry: CatalogEntry) -> str:
+    if entry.numbering.value == "at_step":
+        step = next(s for s in entry.office_steps if "number" in s.actions)
+        return f"Nomor izin diberikan pada tahap \"{step_label(step)}\"."
+    return ("Nomor izin diberikan sistem saat tanda tangan elektronik: TTE memerlukan nomor "
+            "di dalam dokumen sebelum ditandatangani.")
 
 
 async def _file(db: SessionDep, parts: PartsDep, staff: SignedIn,
@@ -82,7 +113,7 @@ async def application_page(request: Request, parts: PartsDep, staff: CurrentStaf
     app, entry = await _file(db, parts, staff, reg_no)
     events = await office.control_card(db, app.id)
     state = office.file_state(app, entry, events)
-    mine = state.step.role.value == staff.role
+    mine = state.step.position in staff.positions
     shas = [d.blob_sha256 for d in app.documents]
     blobs = {b.sha256: b for b in (await db.scalars(
         select(Blob).where(Blob.sha256.in_(shas)))).all()} if shas else {}
@@ -90,9 +121,17 @@ async def application_page(request: Request, parts: PartsDep, staff: CurrentStaf
                   "media_type": blobs[d.blob_sha256].media_type if d.blob_sha256 in blobs
                   else ""} for d in app.documents]
     tz = ZoneInfo(entry.region.timezone)
+    return_choices = [(code, "Pemohon (berkas diperbaiki)" if code == office.TO_APPLICANT
+                       else f"{step_label(entry.step(code))} — "
+                       f"{entry.step(code).performer}") for code in state.returns]
     return render(
         request, "application.html", staff=staff, app=app, entry=entry, state=state,
-        mine=mine, documents=documents, card=_card_rows(entry, events),
+        mine=mine, documents=documents, card=_card_rows(entry, events, staff.lang),
+        labels=labels, lang=staff.lang, return_choices=return_choices,
+        to_applicant=office.TO_APPLICANT, combinations=combinations(entry),
+        numbering=numbering_text(entry), notes=await office.notes(db, app.id),
+        performer=(entry.position(state.step.position).title if state.step.position
+                   else ""),
         nik=office.mask_nik(app.nik, staff.role),
         days_left=office.days_left(app, entry, parts.calendar, parts.now()),
         submitted=format_datetime(app.submitted_at, "id", entry.region.timezone),
@@ -139,7 +178,29 @@ async def act(request: Request, parts: PartsDep, staff: CurrentStaff, reg_no: st
     await office.act(parts.sessions, catalog=parts.catalog, calendar=parts.calendar,
                      actor=staff, reg_no=reg_no, step=step, action=action, note=note,
                      recommendation=recommendation or None, now=parts.now())
-    return _back(request, reg_no, f"Tercatat: {office.ACTION_NAMES.get(action, action)}.")
+    return _back(request, reg_no, f"Tercatat: {labels.action(action, staff.lang)}.")
+
+
+@router.post("/applications/{reg_no}/return")
+async def return_file(request: Request, parts: PartsDep, staff: CurrentStaff, reg_no: str,
+                      step: Annotated[str, Form()], to: Annotated[str, Form()] = "",
+                      reason: Annotated[str, Form()] = "") -> Response:
+    _no_admin(staff)
+    form = await request.form()
+    documents = [v for v in form.getlist("documents") if isinstance(v, str)]
+    await office.return_file(parts.sessions, catalog=parts.catalog, actor=staff,
+                             reg_no=reg_no, step=step, to=to, reason=reason,
+                             documents=documents, now=parts.now())
+    return _back(request, reg_no, "Berkas dikembalikan.")
+
+
+@router.post("/applications/{reg_no}/notes")
+async def add_note(request: Request, parts: PartsDep, staff: CurrentStaff, reg_no: str,
+                   text: Annotated[str, Form()] = "") -> Response:
+    _no_admin(staff)
+    await office.add_note(parts.sessions, actor=staff, reg_no=reg_no, text=text,
+                          now=parts.now())
+    return _back(request, reg_no, "Catatan internal disimpan.")
 
 
 @router.get("/applications/{reg_no}/documents/{code}")
@@ -156,10 +217,14 @@ async def document(parts: PartsDep, staff: CurrentStaff, db: SessionDep, reg_no:
     return FileResponse(parts.files.path_for(blob.sha256), media_type=blob.media_type,
                         filename=f"{reg_no}-{code}.{ext}", content_disposition_type="inline",
                         headers={"Cache-Control": "private, no-store",
-                                 "X-Content-Type-Options": "nosniff"})
+                                 "X-Content-Type-Options": "nosniff",
+                                 # shown beside its checklist line, in the file's own page
+                                 "X-Frame-Options": "SAMEORIGIN",
+                                 "Content-Security-Policy": "frame-ancestors 'self'"})
 
 
-CARD_COLUMNS = ("Waktu", "Petugas", "Peran", "Tindakan", "Dari tahap", "Ke tahap", "Catatan")
+CARD_COLUMNS = ("Waktu", "Petugas", "NIP", "Nama pengguna", "Jabatan", "Tindakan",
+                "Dari tahap", "Ke tahap", "Catatan")
 
 
 @router.get("/applications/{reg_no}/card.csv")
@@ -171,8 +236,8 @@ async def card_csv(parts: PartsDep, staff: CurrentStaff, db: SessionDep,
     writer = csv.writer(out)
     writer.writerow(CARD_COLUMNS)
     for r in rows:
-        writer.writerow([r["at"], r["actor"], r["role"], r["action"], r["from"], r["to"],
-                         r["note"]])
+        writer.writerow([r["at"], r["actor"], r["nip"], r["username"], r["position"],
+                         r["action"], r["from"], r["to"], r["note"]])
     return Response(out.getvalue(), media_type="text/csv; charset=utf-8", headers={
         "Content-Disposition": f'attachment; filename="kartu-kendali-{reg_no}.csv"',
         "Cache-Control": "private, no-store"})
@@ -185,6 +250,8 @@ async def card_pdf(parts: PartsDep, staff: CurrentStaff, db: SessionDep,
     rows = _card_rows(entry, await office.control_card(db, app.id))
     html = environment().get_template("card_pdf.html").render(
         app=app, entry=entry, rows=rows, columns=CARD_COLUMNS,
+        status=labels.status(app.status), combinations=combinations(entry),
+        numbering=numbering_text(entry),
         printed=format_datetime(parts.now(), "id", entry.region.timezone))
     pdf = await asyncio.to_thread(html_to_pdf, html)
     return Response(pdf, media_type="application/pdf", headers={
