@@ -7,6 +7,7 @@ import logging
 
 import uvicorn
 
+from bot import guard
 from bot.channels.whatsapp.channel import build_channel as build_whatsapp
 from bot.channels.whatsapp.channel import configured as whatsapp_configured
 from bot.composition import build
@@ -18,7 +19,11 @@ log = logging.getLogger(__name__)
 
 
 async def serve(settings: Settings) -> None:
+    guard.check(settings)  # IZIN_ENV=production: no TEST certificate, no open webhooks
     app = await build(settings)
+    swept = await asyncio.to_thread(app.files.sweep_temp)  # uploads a stopped process left
+    if swept:
+        log.info("removed %d abandoned upload temp files", swept)
     telegram = None
     try:
         routes = []

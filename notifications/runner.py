@@ -27,6 +27,7 @@ from notifications.dispatcher import (
     complete,
     complete_sent,
 )
+from service import metrics
 from storage.models import OutboxMessage
 
 log = logging.getLogger(__name__)
@@ -97,6 +98,7 @@ class Dispatcher:
                 try:
                     rows = await claim(self.sessions, self.sender.channel, now=self.clock(),
                                        limit=self.batch)
+                    metrics.heartbeat(f"dispatcher:{self.sender.channel}")
                 except Exception:  # a database hiccup must not end the dispatcher
                     log.exception("dispatcher claim failed; retrying")
                     rows = []
@@ -168,6 +170,7 @@ class Dispatcher:
             except Exception as exc:  # a sender bug or network error: retry later
                 log.warning("send to outbox row %s raised %s", row.id, type(exc).__name__)
                 result = SendResult(ok=False, error=f"{type(exc).__name__}: {exc}")
+            metrics.count_send(self.sender.channel, result)
             self._last_sent[chat_id] = time.monotonic()
             if result.ok:
                 sent.append((row, result, self.clock()))

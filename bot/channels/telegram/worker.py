@@ -25,6 +25,7 @@ from bot.channels.telegram import CHANNEL
 from bot.channels.telegram.inbound import Downloader, chat_of, parse
 from bot.channels.telegram.render import keyboard, parse_page, split_text
 from conversations.types import InboundEvent, OutMessage
+from service import metrics
 from service.inbound import Runtime
 from storage.models import InboundMessage, OutboxMessage
 
@@ -89,6 +90,7 @@ class UpdateWorker:
                 self._wake.clear()
                 try:
                     await self.take_pending()
+                    metrics.heartbeat("inbound:telegram")
                 except Exception:  # a database hiccup must not end the worker
                     log.exception("reading pending telegram updates failed")
                 with contextlib.suppress(TimeoutError):

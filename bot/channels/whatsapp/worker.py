@@ -22,6 +22,7 @@ from bot.channels.whatsapp.graph import GraphClient, GraphError
 from bot.channels.whatsapp.payloads import Media, content
 from bot.composition import App
 from conversations.types import InboundEvent
+from service import metrics
 from storage.filestore import CHUNK_SIZE, StoredBlob, UploadRejected
 from storage.models import InboundMessage
 
@@ -58,6 +59,7 @@ class InboundWorker:
         while not stop.is_set():
             try:
                 done = await self.run_once()
+                metrics.heartbeat("inbound:whatsapp")
             except Exception:  # a database hiccup must not end the worker
                 log.exception("whatsapp worker cycle failed; retrying")
                 done = 0
