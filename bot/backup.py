@@ -81,7 +81,10 @@ def backup(db_url: str, files_dir: Path, out: Path) -> Summary:
         stage = Path(work)
         if is_sqlite(db_url):
             backend, db_name = "sqlite", DB_SQLITE
-            with closing(sqlite3.connect(_sqlite_path(db_url))) as src, \
+            source = _sqlite_path(db_url)
+            if not source.is_file():
+                raise BackupError(f"no database at {source}")
+            with closing(sqlite3.connect(source)) as src, \
                     closing(sqlite3.connect(stage / db_name)) as dst:
                 src.backup(dst)
         else:
