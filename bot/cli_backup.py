@@ -14,7 +14,10 @@ from bot.settings import Settings
 def cmd_backup(args: argparse.Namespace, settings: Settings) -> int:
     from bot.backup import BackupError, backup
 
-    out = Path(args.out or f"izin-backup-{datetime.now(UTC):%Y%m%dT%H%M%SZ}.tar.gz")
+    name = f"izin-backup-{datetime.now(UTC):%Y%m%dT%H%M%SZ}.tar.gz"
+    out = Path(args.out or name)
+    if out.is_dir():  # a backup directory (the nightly timer): a new dated archive in it
+        out = out / name
     try:
         done = backup(settings.db_url, settings.files_dir, out)
     except BackupError as exc:
@@ -39,7 +42,8 @@ def cmd_restore(args: argparse.Namespace, settings: Settings) -> int:
 def add_commands(sub: Any) -> None:
     b = sub.add_parser("backup", help="snapshot the database and the file store into one "
                        "archive")
-    b.add_argument("--out", help="archive path (default izin-backup-<UTC time>.tar.gz)")
+    b.add_argument("--out", help="archive path, or a directory to put izin-backup-<UTC time>.tar.gz in "
+                   "(default: that name here)")
     b.set_defaults(func=cmd_backup)
     r = sub.add_parser("restore", help="restore an archive into an empty data dir / database")
     r.add_argument("archive")

@@ -121,10 +121,12 @@ def test_the_commands(tmp_path: Path) -> None:
     assert nothing.returncode == 1 and "no database at" in nothing.stderr
     subprocess.run([*IZIN, "db", "upgrade"], env=env, timeout=120, check=True,
                    capture_output=True)
-    made = subprocess.run([*IZIN, "backup", "--out", str(tmp_path / "b.tar.gz")], env=env,
+    (tmp_path / "backups").mkdir()
+    made = subprocess.run([*IZIN, "backup", "--out", str(tmp_path / "backups")], env=env,
                           capture_output=True, text=True, timeout=120, check=False)
     assert made.returncode == 0 and "backup written" in made.stdout, made.stderr
+    (archive,) = (tmp_path / "backups").glob("izin-backup-*.tar.gz")  # as the timer keeps them
     env["IZIN_DATA_DIR"] = str(tmp_path / "new")
-    back = subprocess.run([*IZIN, "restore", str(tmp_path / "b.tar.gz")], env=env,
+    back = subprocess.run([*IZIN, "restore", str(archive)], env=env,
                           capture_output=True, text=True, timeout=120, check=False)
     assert back.returncode == 0 and "restored sqlite database" in back.stdout, back.stderr
