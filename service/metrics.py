@@ -79,10 +79,14 @@ def timed_handle(channel: str, *, received: bool) -> Iterator[Callable[[H], H]]:
 
 
 class _SendOutcome(Protocol):
-    ok: bool
-    retry_after: float | None
-    unreachable: bool
-    permanent: bool
+    @property
+    def ok(self) -> bool: ...
+    @property
+    def retry_after(self) -> float | None: ...
+    @property
+    def unreachable(self) -> bool: ...
+    @property
+    def permanent(self) -> bool: ...
 
 
 def send_result(result: _SendOutcome) -> str:

@@ -108,7 +108,7 @@ async def act(sessions: async_sessionmaker[AsyncSession], *, kind: Kind, row_id:
                 m.status, m.error, m.handled_at = "pending", None, None
                 done = f"inbound row {row_id} queued again"
             else:
-                m.status, m.payload = "discarded", null()  # type: ignore[assignment]
+                m.status, m.payload = "discarded", null()
                 done = f"inbound row {row_id} discarded"
         elif kind is Kind.outbox:
             o = await session.get(OutboxMessage, row_id, with_for_update=True)
