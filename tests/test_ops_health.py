@@ -11,12 +11,14 @@ from sqlalchemy.engine import make_url
 
 from bot.composition import App, build
 from bot.settings import Settings
+from notifications.dispatcher import SendResult
 from service import metrics
 from storage.models import Applicant, OutboxMessage
 from tests.conftest import PG_URL, Clock
 from tests.fakes.tcp_proxy import TcpProxy
 from tests.journeys import run_script
 from tests.office_client import client
+from tests.test_dispatcher import ScriptedSender, _dispatcher, _queue
 
 
 def sample(text: str, name: str, **labels: str) -> float:
@@ -96,3 +98,21 @@ async def test_ready_turns_red_when_the_database_proxy_dies_and_green_when_it_re
         await app.close()
         await proxy.stop()
 
+
+
+async def test_sends_are_counted_by_the_platforms_answer(app: App, clock: Clock) -> None:
+    sender = ScriptedSender()
+    sender.script["a"] = [SendResult(ok=False, retry_after=1.0)]
+    sender.script["b"] = [SendResult(ok=False, unreachable=True, error="403: blocked")]
+    sender.script["c"] = [SendResult(ok=False, permanent=True, error="400: bad")]
+    sender.script["d"] = [SendResult(ok=False, error="502")]
+    for chat in "abcde":
+        await _queue(app, clock, chat, [f"hi {chat}"])
+    async with client(app) as http:
+        before = (await http.get("/metrics")).text
+        await _dispatcher(app, sender, clock).run_once()
+        after = (await http.get("/metrics")).text
+    moved = {result: sample(after, "izin_sends_total", channel="fake", result=result)
+             - sample(before, "izin_sends_total", channel="fake", result=result)
+             for result in ("ok", "429", "403", "400", "5xx")}
+    assert moved == {"ok": 1, "429": 1, "403": 1, "400": 1, "5xx": 1}
