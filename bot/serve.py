@@ -34,8 +34,9 @@ async def serve(settings: Settings) -> None:
             if settings.telegram_webhook_url:
                 routes.append(telegram.router())
         http = create_http_app(app=app, channel_routes=routes)
+        # log_config=None: uvicorn's lines go through bot/logs.py (format, context, masking).
         config = uvicorn.Config(http, host=settings.http_host, port=settings.http_port,
-                                log_level=settings.log_level.lower())
+                                log_level=settings.log_level.lower(), log_config=None)
         log.info("serving on http://%s:%s (database: %s)", settings.http_host,
                  settings.http_port, "sqlite" if "sqlite" in settings.db_url else "postgresql")
         stop = asyncio.Event()

@@ -24,8 +24,21 @@ _vars: dict[str, ContextVar[str | None]] = {
 _NIK = re.compile(r"(?<!\d)(\d{4})\d{8}(\d{4})(?!\d)")
 
 
+# Secrets that reach log lines inside URLs: a Bot API token in aiogram's request URLs,
+# Meta's verify token in the handshake's query string (uvicorn's access line).
+_SECRETS = (
+    (re.compile(r"bot\d+:[A-Za-z0-9_-]{20,}"), "bot<token>"),
+    (re.compile(r"(hub\.verify_token=)[^&\s\"]+"), r"\1<secret>"),
+    (re.compile(r"(access_token=)[^&\s\"]+"), r"\1<secret>"),
+)
+
+
 def mask_nik(text: str) -> str:
-    return _NIK.sub(r"\1********\2", text)
+    """NIKs (and the secrets above) masked; the rest of the text unchanged."""
+    text = _NIK.sub(r"\1********\2", text)
+    for pattern, replacement in _SECRETS:
+        text = pattern.sub(replacement, text)
+    return text
 
 
 def set_context(**values: str | None) -> None:

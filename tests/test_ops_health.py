@@ -21,6 +21,12 @@ from tests.office_client import client
 from tests.test_dispatcher import ScriptedSender, _dispatcher, _queue
 
 
+@pytest.fixture(autouse=True)
+def no_beats_of_earlier_tests() -> None:
+    """Loops of tests run before (in this process) left beats that are stale by now."""
+    metrics._beats.clear()
+
+
 def sample(text: str, name: str, **labels: str) -> float:
     """One sample's value from the Prometheus text (0 when absent)."""
     want = ",".join(f'{k}="{v}"' for k, v in labels.items())

@@ -45,6 +45,10 @@ def test_json_lines_carry_the_context_and_mask_niks(capsys: pytest.CaptureFixtur
         with bound(request_id="req-1", reg_no="PWK-2026-ABC123"):
             set_context(channel="telegram", chat_key="telegram:42")
             log.info("applicant typed %s", "3201015701900001")
+            log.info('"GET /webhooks/whatsapp?hub.mode=subscribe&hub.verify_token=s3cr3t-v '
+                     'HTTP/1.1" 200')
+            log.warning("POST https://api.telegram.org/bot123456:%s/sendMessage failed",
+                        "AAHdqTcvCH1vGWJxfSeofSAs0K5PALDsaw")
             try:
                 raise ValueError("bad NIK 3201015701900001")
             except ValueError:
@@ -54,7 +58,9 @@ def test_json_lines_carry_the_context_and_mask_niks(capsys: pytest.CaptureFixtur
         set_context(channel=None, chat_key=None)
         root.handlers[:] = saved[0]
         root.setLevel(saved[1])
-    first, second = lines
+    first, verify, token, second = lines
+    assert "s3cr3t-v" not in verify["message"] and "hub.verify_token=<secret>" in verify["message"]
+    assert "AAHdqTcv" not in token["message"] and "bot<token>/sendMessage" in token["message"]
     assert first["message"] == "applicant typed 3201********0001"
     assert (first["channel"], first["chat_key"], first["reg_no"], first["request_id"]) == (
         "telegram", "telegram:42", "PWK-2026-ABC123", "req-1")
