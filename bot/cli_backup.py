@@ -42,8 +42,8 @@ def cmd_restore(args: argparse.Namespace, settings: Settings) -> int:
 def add_commands(sub: Any) -> None:
     b = sub.add_parser("backup", help="snapshot the database and the file store into one "
                        "archive")
-    b.add_argument("--out", help="archive path, or a directory to put izin-backup-<UTC time>.tar.gz in "
-                   "(default: that name here)")
+    b.add_argument("--out", help="archive path, or a directory to put "
+                   "izin-backup-<UTC time>.tar.gz in (default: that name here)")
     b.set_defaults(func=cmd_backup)
     r = sub.add_parser("restore", help="restore an archive into an empty data dir / database")
     r.add_argument("archive")

@@ -114,6 +114,7 @@ async def run_forever(app: App, stop: asyncio.Event, *, every: float = 15.0,
                 schedule = schedules[name]
                 if loop.time() < schedule.next_at or stop.is_set():
                     continue
+                metrics.heartbeat("jobs")  # a long round is not a dead loop
                 done = await _run_job(name, fn, app, clock())
                 if done is None:
                     schedule.failures += 1
