@@ -13,10 +13,11 @@ from sqlalchemy import insert, select
 
 from bot.composition import App
 from bot.health import refresh_gauges
-from service import metrics
-from storage.models import Applicant, InboundMessage, OpsAudit, OutboxMessage
+from service import metrics, ops
+from storage.models import Applicant, InboundMessage, OpsAudit, OutboxMessage, Permit
 from tests.conftest import Clock
 from tests.office_client import Browser, make_staff
+from tests.test_permit_journey import approve, submit
 
 IZIN = [sys.executable, "-m", "bot.cli"]
 
@@ -104,3 +105,27 @@ async def test_office_page_for_region_wide_admins(app: App, clock: Clock) -> Non
     assert m is not None and (m.status, m.payload) == ("discarded", None)
     assert [(a.actor, a.action, a.kind) for a in audit] == [
         ("root", "retry", "outbox"), ("root", "discard", "inbound")]
+
+
+async def test_a_failed_permit_signing_is_listed_retried_never_discarded(
+        app: App, clock: Clock, samples: dict[str, Path]) -> None:
+    reg_no = await submit(app, "permit-user", "pekanbaru", "okupasi-terapis", samples)
+    await approve(app, reg_no)
+    async with app.sessions() as s, s.begin():
+        permit = await s.scalar(select(Permit))
+        assert permit is not None
+        permit.last_error = "ValueError: bad PKCS#12 password"
+        permit_id = permit.id
+    (listed,) = await ops.failures(app.sessions, kind=ops.Kind.permit)
+    assert (listed.id, listed.ref, listed.reason) == (
+        permit_id, reg_no, "ValueError: bad PKCS#12 password")
+    with pytest.raises(ops.OpsError, match="never discarded"):
+        await ops.act(app.sessions, kind=ops.Kind.permit, row_id=permit_id,
+                      action=ops.Action.discard, actor="root", now=clock.now)
+    done = await ops.act(app.sessions, kind=ops.Kind.permit, row_id=permit_id,
+                         action=ops.Action.retry, actor="root", now=clock.now)
+    assert "produced again" in done
+    assert await ops.failures(app.sessions) == []
+    audit = await ops.audit_log(app.sessions)
+    assert [(a.action, a.kind, a.target_id, a.detail) for a in audit] == [
+        ("retry", "permit", permit_id, "ValueError: bad PKCS#12 password")]
