@@ -5,13 +5,18 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
-import logging
 import sys
 from collections.abc import Sequence
 
+from pydantic import ValidationError
+
+from bot.cli_backup import add_commands as add_backup_commands
 from bot.cli_broadcast import add_commands as add_broadcast_commands
+from bot.cli_ops import add_commands as add_ops_commands
 from bot.cli_permits import add_commands as add_permit_commands
 from bot.cli_staff import add_commands as add_staff_commands
+from bot.data_at_rest import restrict_umask
+from bot.logs import configure as configure_logging
 from bot.settings import Settings
 from licensing.catalog import STANDARDS_DIR, Catalog, CatalogError
 
@@ -67,6 +72,20 @@ def cmd_db_upgrade(args: argparse.Namespace, settings: Settings) -> int:
     settings.data_dir.mkdir(parents=True, exist_ok=True)
     upgrade(settings.db_url)
     print("database is at the latest schema")
+    return 0
+
+
+def cmd_db_downgrade(args: argparse.Namespace, settings: Settings) -> int:
+    from bot.settings import Environment
+    from storage.migrate import DowngradeRefused, downgrade
+
+    try:
+        downgrade(settings.db_url, args.revision,
+                  production=settings.env is Environment.production)
+    except DowngradeRefused as exc:
+        print(exc, file=sys.stderr)
+        return 1
+    print(f"database is at {args.revision}")
     return 0
 
 
@@ -164,6 +183,10 @@ def parser() -> argparse.ArgumentParser:
 
     db = sub.add_parser("db", help="database").add_subparsers(dest="db_command", required=True)
     db.add_parser("upgrade", help="apply migrations").set_defaults(func=cmd_db_upgrade)
+    down = db.add_parser("downgrade", help="undo migrations (refused with IZIN_ENV=production:"
+                         " restore a backup instead)")
+    down.add_argument("revision")
+    down.set_defaults(func=cmd_db_downgrade)
 
     tg = sub.add_parser("telegram", help="the Telegram bot").add_subparsers(
         dest="telegram_command", required=True)
@@ -180,15 +203,22 @@ def parser() -> argparse.ArgumentParser:
     add_permit_commands(sub)
     add_staff_commands(sub)
     add_broadcast_commands(sub)
+    add_ops_commands(sub)
+    add_backup_commands(sub)
     return p
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     args = parser().parse_args(argv)
-    settings = Settings()
-    logging.basicConfig(level=settings.log_level,
-                        format="%(asctime)s %(levelname)s %(name)s: %(message)s")
-    logging.getLogger("alembic").setLevel(logging.WARNING)
+    try:
+        settings = Settings()
+    except ValidationError as exc:  # checked before anything starts, with the setting's name
+        for err in exc.errors():
+            name = "IZIN_" + str(err["loc"][0]).upper() if err["loc"] else "settings"
+            print(f"{name}: {err['msg']}", file=sys.stderr)
+        return 2
+    configure_logging(settings)
+    restrict_umask()  # the database, scans and backups are personal data: 0600 / 0700
     result: int = args.func(args, settings)
     return result
 

@@ -6,6 +6,7 @@ from dataclasses import dataclass
 
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
+from bot import data_at_rest
 from bot.settings import Settings
 from licensing.calendar import DEFAULT_OVERRIDES, WorkingCalendar
 from licensing.catalog import STANDARDS_DIR, Catalog
@@ -33,10 +34,11 @@ class App:
 async def build(settings: Settings | None = None, *, migrate: bool | None = None) -> App:
     """Wire everything; on SQLite the schema is upgraded on start (unless told not to)."""
     settings = settings or Settings()
-    settings.data_dir.mkdir(parents=True, exist_ok=True)
+    settings.data_dir.mkdir(mode=0o700, parents=True, exist_ok=True)
     url = settings.db_url
     if migrate if migrate is not None else is_sqlite(url):
         await upgrade_async(url)
+    data_at_rest.secure(settings.data_dir, url)
     engine = create_engine(url)
     sessions = session_factory(engine)
     catalog = Catalog.load(settings.catalog_dir or STANDARDS_DIR)

@@ -13,6 +13,8 @@ from fastapi import APIRouter, FastAPI
 from backoffice.app import OfficeParts, create_office_app
 from bot.channels.whatsapp.webhook import whatsapp_routes
 from bot.composition import App, build
+from bot.health import health_routes
+from bot.request_context import RequestContext
 from bot.settings import Settings
 from bot.web.verify import router as verify_routes
 
@@ -34,11 +36,8 @@ def create_http_app(settings: Settings | None = None, *, app: App | None = None,
 
     http = FastAPI(title="Izin", lifespan=lifespan, docs_url=None, redoc_url=None)
 
-    @http.get("/healthz")
-    async def healthz() -> dict[str, object]:
-        current = state["app"]
-        return {"ok": True, "standards": len(current.catalog)}
-
+    http.add_middleware(RequestContext)
+    http.include_router(health_routes(lambda: state["app"]))
     http.include_router(verify_routes(lambda: state["app"]))
     http.include_router(whatsapp_routes(lambda: state["app"]))
     for routes in channel_routes:

@@ -7,6 +7,7 @@ import logging
 
 import uvicorn
 
+from bot import guard
 from bot.channels.whatsapp.channel import build_channel as build_whatsapp
 from bot.channels.whatsapp.channel import configured as whatsapp_configured
 from bot.composition import build
@@ -18,7 +19,11 @@ log = logging.getLogger(__name__)
 
 
 async def serve(settings: Settings) -> None:
+    guard.check(settings)  # IZIN_ENV=production: no TEST certificate, no open webhooks
     app = await build(settings)
+    swept = await asyncio.to_thread(app.files.sweep_temp)  # uploads a stopped process left
+    if swept:
+        log.info("removed %d abandoned upload temp files", swept)
     telegram = None
     try:
         routes = []
@@ -29,8 +34,9 @@ async def serve(settings: Settings) -> None:
             if settings.telegram_webhook_url:
                 routes.append(telegram.router())
         http = create_http_app(app=app, channel_routes=routes)
+        # log_config=None: uvicorn's lines go through bot/logs.py (format, context, masking).
         config = uvicorn.Config(http, host=settings.http_host, port=settings.http_port,
-                                log_level=settings.log_level.lower())
+                                log_level=settings.log_level.lower(), log_config=None)
         log.info("serving on http://%s:%s (database: %s)", settings.http_host,
                  settings.http_port, "sqlite" if "sqlite" in settings.db_url else "postgresql")
         stop = asyncio.Event()

@@ -2,16 +2,29 @@
 
 from __future__ import annotations
 
+import logging
+from enum import StrEnum
 from functools import cached_property
 from pathlib import Path
 
-from pydantic import Field, SecretStr
+from pydantic import Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
+
+
+class Environment(StrEnum):
+    development = "development"
+    production = "production"  # refuses to start with a test certificate or open doors
+
+
+class LogFormat(StrEnum):
+    plain = "plain"
+    json = "json"
 
 
 class Settings(BaseSettings):
     model_config = SettingsConfigDict(env_prefix="IZIN_", env_file=".env", extra="ignore")
 
+    env: Environment = Environment.development
     data_dir: Path = Path("var")
     # Default: an SQLite file in data_dir. PostgreSQL: postgresql+asyncpg://user@host/db
     database_url: str | None = None
@@ -58,7 +71,26 @@ class Settings(BaseSettings):
     office_session_hours: float = Field(default=8, gt=0)
     office_secure_cookies: bool | None = None
 
+    # Raw inbound payloads (they may hold a NIK) are cleared this many days after receipt.
+    inbound_payload_retention_days: float = Field(default=30, gt=0)
+
+    # /readyz: a background loop silent longer than this, or a due outbox row older than
+    # this, makes the process not ready (503).
+    ready_heartbeat_seconds: float = Field(default=60, gt=0)
+    ready_outbox_lag_seconds: float = Field(default=300, gt=0)
+
+    # Any case ("warning", "INFO"); an unknown name stops the command at start.
     log_level: str = "INFO"
+    log_format: LogFormat = LogFormat.plain
+
+    @field_validator("log_level")
+    @classmethod
+    def _known_level(cls, value: str) -> str:
+        name = value.strip().upper()
+        if name not in logging.getLevelNamesMapping() or name == "NOTSET":
+            raise ValueError(f"unknown log level {value!r}: use DEBUG, INFO, WARNING, "
+                             "ERROR or CRITICAL")
+        return name
 
     @cached_property
     def db_url(self) -> str:

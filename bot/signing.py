@@ -5,7 +5,7 @@ from __future__ import annotations
 import logging
 from pathlib import Path
 
-from bot.settings import Settings
+from bot.settings import Environment, Settings
 from licensing.permit.signing import make_dev_certificate
 from service.permits import Signer
 
@@ -28,6 +28,8 @@ def signer_from(settings: Settings) -> Signer:
     if settings.permit_p12 is not None:
         return Signer(settings.permit_p12, password, test=settings.permit_p12_is_test,
                       base_url=settings.public_base_url)
+    if settings.env is Environment.production:  # serve's guard stops this earlier
+        raise RuntimeError("IZIN_ENV=production: set IZIN_PERMIT_P12, the office's certificate")
     path = settings.dev_cert_path
     if make_dev_cert(path, password):
         log.warning("no IZIN_PERMIT_P12 set: made a TEST signing certificate at %s", path)

@@ -41,8 +41,12 @@ class Leadership:
     """The dedicated connection of a dispatcher that holds (or waits for) the lock."""
 
     def __init__(self, dsn: str, key: int, *, on_notify: Callable[[str], None],
-                 lock_wait: float = 5.0, timeout: float = 5.0) -> None:
+                 lock_wait: float = 5.0, timeout: float = 5.0,
+                 on_waiting: Callable[[], None] = lambda: None) -> None:
         self.dsn = dsn
+        # Called every `lock_wait` s while another process holds the lock: a standby
+        # sender is alive too (readiness reads it as the loop's heartbeat).
+        self.on_waiting = on_waiting
         self.key = key
         self.on_notify = on_notify
         self.lock_wait = lock_wait
@@ -74,6 +78,7 @@ class Leadership:
             except asyncpg.LockNotAvailableError:  # lock_timeout: still waiting; alive?
                 if self.lost.is_set():
                     raise ConnectionError("lock connection lost") from None
+                self.on_waiting()
                 continue
             await conn.execute("SET lock_timeout = 0")
             await conn.add_listener(NOTIFY_CHANNEL, self._notified)

@@ -41,6 +41,7 @@ from notifications.dispatcher import (
     renew,
 )
 from notifications.leader import CONNECTION_ERRORS, Leadership, asyncpg_dsn
+from service import metrics
 from service.outbox import written
 from storage.models import OutboxMessage
 
@@ -152,8 +153,11 @@ class Dispatcher:
     async def _run_elected(self, stop: asyncio.Event, dsn: str) -> None:
         failures = 0
         while not stop.is_set():
+            beat = f"dispatcher:{self.channel}"
+            metrics.heartbeat(beat)
             leader = Leadership(dsn, lock_key(f"send:{self.channel}"),
-                                on_notify=self._notified)
+                                on_notify=self._notified,
+                                on_waiting=lambda: metrics.heartbeat(beat))
             try:
                 await self._settle()  # what an earlier term sent is written first
                 if not await leader.acquire(stop):
@@ -195,6 +199,7 @@ class Dispatcher:
                 try:
                     await self._settle()
                     rows = await self._claim()
+                    metrics.heartbeat(f"dispatcher:{self.channel}")
                 except Exception as exc:  # the database is away: back off, keep the loop
                     failures += 1
                     wait = min(0.1 * 2 ** failures, 5.0)
@@ -241,6 +246,7 @@ class Dispatcher:
         return min(self.idle_poll, max(0.05, (due - self.clock()).total_seconds()))
 
     async def _idle(self, stop: asyncio.Event, seconds: float) -> None:
+        metrics.heartbeat(f"dispatcher:{self.channel}")
         self._wake.clear()
         waits = [asyncio.ensure_future(self._wake.wait()), asyncio.ensure_future(stop.wait())]
         if self._leader is not None:
@@ -331,6 +337,7 @@ class Dispatcher:
             except Exception as exc:  # a sender bug or network error: retry later
                 log.warning("send to outbox row %s raised %s", row.id, type(exc).__name__)
                 result = SendResult(ok=False, error=f"{type(exc).__name__}: {exc}")
+            metrics.count_send(self.sender.channel, result)
             self._last_sent[chat_id] = time.monotonic()
             if result.ok:
                 sent.append((row, result, self.clock()))

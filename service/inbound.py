@@ -37,7 +37,9 @@ from conversations.types import (
 )
 from licensing.calendar import WorkingCalendar
 from licensing.catalog import Catalog
+from service import metrics
 from service.effects import RegistrationNumberTaken, apply_effects
+from service.logctx import set_context as set_log_context
 from service.outbox import enqueue_replies
 from storage.filestore import StoredBlob
 from storage.models import (
@@ -135,6 +137,7 @@ class Runtime:
                         # Delivered at commit to every process LISTENing (no polling).
                         await session.execute(_NOTIFY, {"v_key": f"{channel} {chat_key}"})
                     row_id = row.id
+                metrics.UPDATES_RECEIVED.labels(channel).inc()
             except IntegrityError:
                 if await _seen(session, channel, platform_id):
                     return None
@@ -175,6 +178,7 @@ class Runtime:
                 row.status = InboundStatus.FAILED
                 row.error = error[:2000]
                 row.handled_at = self.clock()
+                metrics.UPDATES_DEAD_LETTERED.labels(row.channel).inc()
 
     async def mark_done(self, inbound_id: int) -> None:
         """A payload that needed no turn (nothing for the conversation in it)."""
@@ -194,11 +198,13 @@ class Runtime:
     ) -> Outcome:
         """Run one event. With `pending_id`, the payload was recorded by `record_pending`
         and this marks it handled in the same transaction (handled at most once)."""
+        set_log_context(channel=channel, chat_key=f"{channel}:{external_id}")
         async with self.chat_lock(f"{channel}:{external_id}"):
             for _ in range(3):
                 try:
-                    return await self._handle(channel, external_id, platform_id, event,
-                                              display_name, blob, pending_id)
+                    with metrics.timed_handle(channel, received=pending_id is None) as done:
+                        return done(await self._handle(channel, external_id, platform_id,
+                                                       event, display_name, blob, pending_id))
                 except RegistrationNumberTaken:
                     log.warning("registration number collision; running the event again")
                 except _Raced:

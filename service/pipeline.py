@@ -38,6 +38,7 @@ from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 
 from conversations.types import InboundEvent
+from service import metrics
 from service.inbound import INBOUND_NOTIFY, Runtime
 from storage.filestore import StoredBlob
 from storage.listen import listen
@@ -173,6 +174,8 @@ class InboundPipeline:
         next_sweep = loop.time()
         try:
             while not stop.is_set():
+                # At least once per sweep: readiness reads it as this loop's pulse.
+                metrics.heartbeat(f"inbound:{self.channel}")
                 self._wake.clear()
                 if self._sweep or loop.time() >= next_sweep:
                     self._sweep = False

@@ -539,3 +539,18 @@ class WhatsAppStatus(Base):
     error: Mapped[str | None] = mapped_column(Text)
     received_at: Mapped[datetime]
     applied_at: Mapped[datetime | None]
+
+
+class OpsAudit(Base):
+    """One operator action on a failure (retry, discard), from `izin ops` or the office's
+    Operasi page: who, when, what, and why. Rows are only ever added."""
+
+    __tablename__ = "ops_audit"
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    at: Mapped[datetime]
+    actor: Mapped[str] = mapped_column(String(120))  # staff username, or "cli:<user>"
+    action: Mapped[str] = mapped_column(String(16))  # retry | discard
+    kind: Mapped[str] = mapped_column(String(16))  # inbound | outbox | permit
+    target_id: Mapped[int] = mapped_column(BigInteger)
+    detail: Mapped[str | None] = mapped_column(Text)  # the row's reason at the time

@@ -12,6 +12,7 @@ from collections import Counter
 from datetime import timedelta
 from pathlib import Path
 
+import pytest
 from sqlalchemy import select
 
 from bot.composition import App
@@ -24,6 +25,7 @@ from tests.processes import delivered, worker
 N = 600
 
 
+@pytest.mark.slow
 async def test_killed_dispatcher_restarted_finishes_the_broadcast(
         app: App, clock: Clock, db_url: str, tmp_path: Path) -> None:
     await add_applicants(app.sessions, N, now=clock.now)

@@ -7,6 +7,7 @@ from collections import Counter
 from datetime import date, timedelta
 from pathlib import Path
 
+import pytest
 from sqlalchemy import func, insert, select
 
 from bot.composition import App
@@ -16,6 +17,7 @@ from tests.notify_data import add_applicants
 from tests.processes import delivered, worker
 
 
+@pytest.mark.slow
 async def test_two_processes_remind_once_per_occasion(app: App, clock: Clock, db_url: str,
                                                       tmp_path: Path) -> None:
     # 60 drafts started 3 days ago that miss every scan; 60 files due tomorrow.

@@ -5,9 +5,11 @@ from __future__ import annotations
 import asyncio
 
 from alembic import context
+from sqlalchemy import text
 from sqlalchemy.engine import Connection
 
 from storage.db import create_engine
+from storage.migrate import MIGRATION_LOCK_KEY
 from storage.models import Base
 
 config = context.config
@@ -30,6 +32,12 @@ async def _run_async() -> None:
     assert url
     engine = create_engine(url)
     async with engine.connect() as conn:
+        if conn.dialect.name == "postgresql":
+            # Replicas starting together each run `izin db upgrade`: the first migrates
+            # while the others wait here, then find the schema at head (released at
+            # commit, or when a crashed migrator's connection closes).
+            await conn.execute(text("SELECT pg_advisory_xact_lock(:key)"),
+                               {"key": MIGRATION_LOCK_KEY})
         await conn.run_sync(_run)
         await conn.commit()
     await engine.dispose()
