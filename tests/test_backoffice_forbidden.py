@@ -129,7 +129,8 @@ def test_the_control_card_has_no_edit_or_delete_route() -> None:
                      "/broadcasts", "/broadcasts/preview", "/broadcasts/{broadcast_id}/cancel",
                      "/broadcasts/{broadcast_id}/pause", "/broadcasts/{broadcast_id}/resume",
                      "/complaints/notices/{notice_id}/read", "/complaints/{ticket_no}/answer",
-                     "/complaints/{ticket_no}/close", "/complaints/{ticket_no}/grade",
+                     "/complaints/{ticket_no}/close", "/complaints/{ticket_no}/escalate",
+                     "/complaints/{ticket_no}/grade",
                      "/complaints/{ticket_no}/path", "/complaints/{ticket_no}/step",
                      "/login", "/logout", "/permits/upload/{reg_no}",
                      "/permits/{permit_id}/revoke", "/staff", "/staff/{staff_id}/active"]
