@@ -110,6 +110,7 @@ def _log(session: AsyncSession, c: Complaint, officer: Officer | None,
 
 async def notify_level(session: AsyncSession, c: Complaint, *, kind: str, now: datetime) -> None:
     """A notice for the people at the ticket's current level (once per level)."""
+    grade = c.grade or c.proposed_grade
     if c.grade is None:
         levels_role = "complaint_officer"
         title = "Pengaduan baru"
@@ -121,7 +122,7 @@ async def notify_level(session: AsyncSession, c: Complaint, *, kind: str, now: d
         async with session.begin_nested():
             session.add(StaffNotice(region=c.region, role=levels_role, kind=kind,
                                     ref=c.ticket_no, created_at=now, dedupe_key=key,
-                                    text=f"{c.ticket_no} ({c.grade or c.proposed_grade}): {title}"))
+                                    text=f"{c.ticket_no} ({GRADE_NAMES[grade]}): {title}"))
     except IntegrityError:
         pass  # this level was already told
 

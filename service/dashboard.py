@@ -18,7 +18,7 @@ from datetime import UTC, date, datetime, time
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import Float, and_, cast, func, or_, select
+from sqlalchemy import Float, Select, and_, cast, func, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import aliased
 from sqlalchemy.sql.elements import ColumnElement
@@ -148,55 +148,76 @@ async def step_counts(session: AsyncSession, *, region: str,
     return {(p, s): (n, late) for p, s, n, late in rows}
 
 
-async def median_stays(session: AsyncSession, *, region: str, start: datetime,
-                       end: datetime) -> dict[tuple[str, str], tuple[float, int]]:
-    """(profession, step) -> (median minutes, number of stays) for stays ending in
-    [start, end)."""
-    dialect = session.get_bind().dialect.name
-    leave = aliased(ApplicationEvent, name="leave")
+def _month_events(start: datetime, end: datetime) -> Any:
+    """The month's events, read first through the time index (MATERIALIZED: neither
+    planner may start from a region's files instead, whose count grows without end)."""
+    e = ApplicationEvent
+    return (select(e.id, e.application_id, e.at, e.actor, e.role, e.from_step, e.to_step)
+            .where(e.at >= start, e.at < end)
+            .cte("month_events").prefix_with("MATERIALIZED"))
+
+
+def median_statement(dialect: str, *, region: str, start: datetime,
+                     end: datetime) -> Select[Any]:
+    """(profession, step, median seconds, stays) for stays ending in [start, end)."""
+    leave = _month_events(start, end)
     enter = aliased(ApplicationEvent, name="enter")
     entered_at = (select(func.max(enter.at))
-                  .where(enter.application_id == leave.application_id, enter.id < leave.id,
-                         enter.to_step == leave.from_step, _moves(enter))
+                  .where(enter.application_id == leave.c.application_id,
+                         enter.id < leave.c.id, enter.to_step == leave.c.from_step,
+                         _moves(enter))
                   .scalar_subquery())
     stays = (select(Application.profession.label("profession"),
-                    leave.from_step.label("step"),
-                    _seconds_between(dialect, leave.at, entered_at).label("seconds"))
-             .join(Application, Application.id == leave.application_id)
-             .where(leave.at >= start, leave.at < end, Application.region == region,
-                    leave.from_step.is_not(None), leave.from_step != leave.to_step)
+                    leave.c.from_step.label("step"), leave.c.at.label("left_at"),
+                    entered_at.label("entered_at"))
+             .join(Application, Application.id == leave.c.application_id)
+             .where(Application.region == region, leave.c.from_step.is_not(None),
+                    leave.c.from_step != leave.c.to_step)
              .subquery("stays"))
-    ranked = (select(stays.c.profession, stays.c.step, stays.c.seconds,
+    seconds = _seconds_between(dialect, stays.c.left_at, stays.c.entered_at)
+    ranked = (select(stays.c.profession, stays.c.step, seconds.label("seconds"),
                      func.row_number().over(partition_by=(stays.c.profession, stays.c.step),
-                                            order_by=stays.c.seconds).label("rn"),
+                                            order_by=seconds).label("rn"),
                      func.count().over(partition_by=(stays.c.profession, stays.c.step))
                      .label("n"))
-              .where(stays.c.seconds.is_not(None))
+              .where(stays.c.entered_at.is_not(None))
               .subquery("ranked"))
     # The median: the middle row, or the mean of the two middle rows.
     lo = (ranked.c.n + 1) // 2
     hi = (ranked.c.n + 2) // 2
-    rows = (await session.execute(
-        select(ranked.c.profession, ranked.c.step, func.avg(ranked.c.seconds),
-               func.max(ranked.c.n))
-        .where(or_(ranked.c.rn == lo, ranked.c.rn == hi))
-        .group_by(ranked.c.profession, ranked.c.step))).all()
+    return (select(ranked.c.profession, ranked.c.step, func.avg(ranked.c.seconds),
+                   func.max(ranked.c.n))
+            .where(or_(ranked.c.rn == lo, ranked.c.rn == hi))
+            .group_by(ranked.c.profession, ranked.c.step))
+
+
+async def median_stays(session: AsyncSession, *, region: str, start: datetime,
+                       end: datetime) -> dict[tuple[str, str], tuple[float, int]]:
+    """(profession, step) -> (median minutes, number of stays) for stays ending in
+    [start, end)."""
+    q = median_statement(session.get_bind().dialect.name, region=region, start=start,
+                         end=end)
+    rows = (await session.execute(q)).all()
     return {(p, s): (float(sec) / 60.0, int(n)) for p, s, sec, n in rows}
+
+
+def officer_statement(*, region: str, start: datetime, end: datetime) -> Select[Any]:
+    e = _month_events(start, end)
+    return (select(e.c.actor, e.c.role, Staff.full_name, func.count(),
+                   func.count(e.c.application_id.distinct()),
+                   func.count().filter(and_(e.c.from_step.is_not(None),
+                                            e.c.from_step != e.c.to_step)))
+            .join(Application, Application.id == e.c.application_id)
+            .outerjoin(Staff, Staff.username == e.c.actor)
+            .where(Application.region == region, e.c.role.not_in(STAFF_ROLES_EXCLUDED))
+            .group_by(e.c.actor, e.c.role, Staff.full_name)
+            .order_by(func.count().desc(), e.c.actor))
 
 
 async def officer_work(session: AsyncSession, *, region: str, start: datetime,
                        end: datetime) -> list[OfficerRow]:
-    e = ApplicationEvent
-    rows = (await session.execute(
-        select(e.actor, e.role, Staff.full_name, func.count(),
-               func.count(e.application_id.distinct()),
-               func.count().filter(and_(e.from_step.is_not(None), e.from_step != e.to_step)))
-        .join(Application, Application.id == e.application_id)
-        .outerjoin(Staff, Staff.username == e.actor)
-        .where(e.at >= start, e.at < end, Application.region == region,
-               e.role.not_in(STAFF_ROLES_EXCLUDED))
-        .group_by(e.actor, e.role, Staff.full_name)
-        .order_by(func.count().desc(), e.actor))).all()
+    rows = (await session.execute(officer_statement(region=region, start=start,
+                                                    end=end))).all()
     return [OfficerRow(actor, name, role, n, files, moves)
             for actor, role, name, n, files, moves in rows]
 

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from datetime import UTC, date, datetime
 
-from sqlalchemy import select
+from sqlalchemy import select, text
 
 from bot.composition import App
 from service import dashboard as dash
@@ -158,3 +158,21 @@ async def test_the_page_for_the_head_of_office_and_admins_only(app: App, clock: 
         # Other roles have no dashboard, and the bad month is a clear refusal.
         assert (await clerk.get("/office/dashboard")).status_code == 403
         assert (await boss.get("/office/dashboard?month=kemarin")).status_code == 400
+
+
+async def test_the_months_queries_start_from_the_events_time_index(app: App) -> None:
+    """SQLite's plan: the month's events through ix_application_events_at, files by
+    primary key, a stay's start through the events' application index; no full scan
+    of the events table (PostgreSQL's planner may pick differently on tiny tables)."""
+    if app.settings.database_url.startswith("postgresql"):
+        return
+    start, end = dash.month_bounds(date(2026, 11, 1), "Asia/Jakarta")
+    for q in (dash.median_statement("sqlite", region=REGION, start=start, end=end),
+              dash.officer_statement(region=REGION, start=start, end=end)):
+        compiled = q.compile(compile_kwargs={"literal_binds": True})
+        async with app.sessions() as s:
+            plan = " | ".join(str(row[-1]) for row in (await s.execute(
+                text(f"EXPLAIN QUERY PLAN {compiled}"))).all())
+        assert "SEARCH application_events USING INDEX ix_application_events_at" in plan, plan
+        assert "SCAN application_events" not in plan, plan
+        assert "SCAN applications" not in plan and "ix_applications_region" not in plan, plan

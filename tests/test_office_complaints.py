@@ -146,7 +146,7 @@ async def test_escalation_shows_on_the_pages_and_the_overdue_filter(app: App,
         res = await kadis.get(f"/office/complaints/{ticket}")
         assert "data-level-title>2 · Kepala DPMPTSP<" in res.text
         assert "Naik tingkat" in res.text and "ke tingkat 2: Kepala DPMPTSP" in res.text
-        assert f"{ticket} (sedang): Kepala DPMPTSP" in res.text  # the head's notice
+        assert f"{ticket} (Sedang): Kepala DPMPTSP" in res.text  # the head's notice
         assert row in (await b.get("/office/complaints?level=1")).text
     finally:
         await b.http.aclose()

@@ -103,6 +103,7 @@ async def ticket_list(request: Request, parts: PartsDep, staff: DeskStaff, regio
                               level=lvl, overdue=overdue == "1")
     mine = await desk.notices(parts.sessions, region=where, role=staff.role, unread_only=True)
     return render(request, "complaints.html", staff=staff, rows=rows, region=where,
+                  region_name=parts.catalog.region(where).name,
                   regions=region_choices(parts, staff), notices=mine,
                   f={"status": status, "grade": grade, "kind": kind, "level": level,
                      "overdue": overdue}, grades=GRADES, **NAMES)
@@ -183,7 +184,9 @@ async def ticket_page(request: Request, parts: PartsDep, staff: DeskStaff, ticke
     except desk.DeskError as exc:
         raise _refuse(exc) from exc
     mine = await desk.notices(parts.sessions, region=where, role=staff.role, ref=ticket_no)
+    found = parts.catalog.find(where, view.profession) if view.profession else None
     return render(request, "complaint.html", staff=staff, v=view, c=view.row, region=where,
+                  profession_name=found.profession.name if found else (view.profession or ""),
                   notices=mine, flash=done, grades=GRADES, paths=RESOLUTION_PATHS,
                   tz=parts.catalog.region(where).timezone, **NAMES)
 
