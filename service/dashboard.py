@@ -140,12 +140,16 @@ def _moves(ev: Any) -> ColumnElement[bool]:  # ApplicationEvent or an alias of i
 async def step_counts(session: AsyncSession, *, region: str,
                       today: date) -> dict[tuple[str, str], tuple[int, int]]:
     """(profession, step) -> (active files there, of which overdue)."""
-    rows = (await session.execute(
-        select(Application.profession, Application.step_code, func.count(),
-               func.count().filter(Application.due_on < today))
-        .where(Application.region == region, Application.status.in_(ACTIVE))
-        .group_by(Application.profession, Application.step_code))).all()
+    rows = (await session.execute(counts_statement(region=region, today=today))).all()
     return {(p, s): (n, late) for p, s, n, late in rows}
+
+
+def counts_statement(*, region: str, today: date) -> Select[Any]:
+    # Answered from ix_applications_dashboard alone, reading active files only.
+    return (select(Application.profession, Application.step_code, func.count(),
+                   func.count().filter(Application.due_on < today))
+            .where(Application.region == region, Application.status.in_(ACTIVE))
+            .group_by(Application.profession, Application.step_code))
 
 
 def _month_events(start: datetime, end: datetime) -> Any:
@@ -173,7 +177,9 @@ def median_statement(dialect: str, *, region: str, start: datetime,
              .join(Application, Application.id == leave.c.application_id)
              .where(Application.region == region, leave.c.from_step.is_not(None),
                     leave.c.from_step != leave.c.to_step)
-             .subquery("stays"))
+             # Computed once per stay (a subquery would be flattened and the correlated
+             # lookup repeated for each use of its result).
+             .cte("stays").prefix_with("MATERIALIZED"))
     seconds = _seconds_between(dialect, stays.c.left_at, stays.c.entered_at)
     ranked = (select(stays.c.profession, stays.c.step, seconds.label("seconds"),
                      func.row_number().over(partition_by=(stays.c.profession, stays.c.step),

@@ -201,7 +201,10 @@ class Blob(Base):
 
 class Application(Base):
     __tablename__ = "applications"
-    __table_args__ = (Index("ix_applications_region_step", "region", "step_code"),)
+    __table_args__ = (Index("ix_applications_region_step", "region", "step_code"),
+                      # The dashboard's counts per step: active files only, index-only.
+                      Index("ix_applications_dashboard", "region", "status", "profession",
+                            "step_code", "due_on"))
 
     id: Mapped[int] = mapped_column(BigId, primary_key=True)
     reg_no: Mapped[str] = mapped_column(String(32), unique=True)

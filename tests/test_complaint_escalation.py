@@ -3,15 +3,18 @@ thread's events as structured data (issue 16)."""
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any
 
 import pytest
-from sqlalchemy import select
+from sqlalchemy import select, text
+from sqlalchemy.ext.asyncio import create_async_engine
 
 from bot.composition import App
 from licensing.catalog import Catalog
 from licensing.complaints import escalation_rules
 from service import complaint_desk as desk
+from storage.migrate import upgrade_async
 from storage.models import ComplaintMessage, StaffNotice
 from tests.conftest import Clock
 from tests.test_complaint_desk import OFFICER, file, get
@@ -173,3 +176,45 @@ async def test_a_head_of_division_level_on_other_roles_pages(app: App, clock: Cl
     res = await b.post(f"/office/complaints/{ticket}/escalate", {"reason": REASON})
     assert res.status_code == 403
     assert await desk_state(app) == before
+
+
+async def test_the_migration_turns_old_notes_into_columns(tmp_path: Path) -> None:
+    """Rows written before 0012 ("level N: ..." and "(proposed x)" notes) keep their
+    meaning as columns; other entries' text is untouched."""
+    url = f"sqlite+aiosqlite:///{tmp_path / 'old.db'}"
+    await upgrade_async(url, "0008_notify")
+    engine = create_async_engine(url)
+    now = "2026-11-23 02:00:00.000000"
+    try:
+        async with engine.begin() as conn:
+            await conn.execute(text(
+                "INSERT INTO applicants (id, channel, external_id, lang, created_at) "
+                f"VALUES (1, 'console', 'x', 'id', '{now}')"))
+            await conn.execute(text(
+                "INSERT INTO complaints (id, ticket_no, applicant_id, region, about, category,"
+                " kind, anonymous, lang, proposed_grade, grade, level, status, filed_at, due_on)"
+                f" VALUES (1, 'ADU-1', 1, 'pekanbaru', 'service', 'time', 'complaint', 0, 'id',"
+                f" 'sedang', 'ringan', 1, 'open', '{now}', '2026-12-10')"))
+            for i, (action, note) in enumerate([
+                    ("filed", "Lama sekali"), ("grade", "confirmed (proposed sedang)"),
+                    ("grade", "sedang -> ringan (proposed sedang)"),
+                    ("escalate", "level 1: Kepala bidang yang bersangkutan")], start=1):
+                await conn.execute(text(
+                    "INSERT INTO complaint_messages (id, complaint_id, at, author_kind, action,"
+                    f" text) VALUES ({i}, 1, '{now}', 'system', '{action}', :t)"), {"t": note})
+    finally:
+        await engine.dispose()
+    await upgrade_async(url)
+    engine = create_async_engine(url)
+    try:
+        async with engine.connect() as conn:
+            rows = (await conn.execute(text(
+                "SELECT action, text, level, grade, prev_grade FROM complaint_messages "
+                "ORDER BY id"))).all()
+    finally:
+        await engine.dispose()
+    assert [tuple(r) for r in rows] == [
+        ("filed", "Lama sekali", None, None, None),
+        ("grade", None, None, "sedang", "sedang"),
+        ("grade", None, None, "ringan", "sedang"),
+        ("escalate", None, 1, None, None)]

@@ -176,3 +176,9 @@ async def test_the_months_queries_start_from_the_events_time_index(app: App) -> 
         assert "SEARCH application_events USING INDEX ix_application_events_at" in plan, plan
         assert "SCAN application_events" not in plan, plan
         assert "SCAN applications" not in plan and "ix_applications_region" not in plan, plan
+    compiled = dash.counts_statement(region=REGION, today=date(2026, 11, 23)).compile(
+        compile_kwargs={"literal_binds": True})
+    async with app.sessions() as s:
+        plan = " | ".join(str(row[-1]) for row in (await s.execute(
+            text(f"EXPLAIN QUERY PLAN {compiled}"))).all())
+    assert "USING COVERING INDEX ix_applications_dashboard" in plan, plan

@@ -1,4 +1,4 @@
-"""complaint events as structured data; an index for the dashboard's month of events
+"""complaint events as structured data; indexes for the dashboard (month of events, counts)
 
 Revision ID: 0012_desk
 Revises: 0008_notify
@@ -29,6 +29,10 @@ def upgrade() -> None:
         batch_op.add_column(sa.Column('prev_grade', sa.String(length=8), nullable=True))
     with op.batch_alter_table('application_events', schema=None) as batch_op:
         batch_op.create_index('ix_application_events_at', ['at'], unique=False)
+    with op.batch_alter_table('applications', schema=None) as batch_op:
+        batch_op.create_index('ix_applications_dashboard',
+                              ['region', 'status', 'profession', 'step_code', 'due_on'],
+                              unique=False)
 
     bind = op.get_bind()
     messages = sa.table('complaint_messages', sa.column('id', sa.Integer),
@@ -52,6 +56,8 @@ def upgrade() -> None:
 
 
 def downgrade() -> None:
+    with op.batch_alter_table('applications', schema=None) as batch_op:
+        batch_op.drop_index('ix_applications_dashboard')
     with op.batch_alter_table('application_events', schema=None) as batch_op:
         batch_op.drop_index('ix_application_events_at')
     with op.batch_alter_table('complaint_messages', schema=None) as batch_op:
