@@ -4,7 +4,7 @@ officer, one file's times; the month's edges in the region's time zone; who may 
 
 from __future__ import annotations
 
-from datetime import UTC, date, datetime
+from datetime import UTC, date, datetime, timedelta
 
 from sqlalchemy import select, text
 
@@ -182,3 +182,41 @@ async def test_the_months_queries_start_from_the_events_time_index(app: App) -> 
         plan = " | ".join(str(row[-1]) for row in (await s.execute(
             text(f"EXPLAIN QUERY PLAN {compiled}"))).all())
     assert "USING COVERING INDEX ix_applications_dashboard" in plan, plan
+
+
+async def test_a_returned_file_counts_each_visit_to_a_step(app: App, clock: Clock) -> None:
+    """A return (to an earlier step) ends a stay like any hand-over; the step it goes
+    back to gets a second stay, timed from the return."""
+    async with app.sessions() as s, s.begin():
+        person = Applicant(channel="console", external_id="ret", created_at=at(1, 0, month=10))
+        s.add(person)
+        await s.flush()
+        a = Application(reg_no="PKU-G", applicant_id=person.id, region=REGION, profession=PROF,
+                        full_name="Pemohon G", nik="1471010101900001", phone="62812",
+                        practice_place="RS", lang="id", step_code="paraf_ahli_muda",
+                        step_since=at(5, 5, month=10), status="open",
+                        submitted_at=at(5, 0, month=10), due_on=None)
+        s.add(a)
+        await s.flush()
+        for frm, to, action, actor, minute in [
+                (None, "pemeriksaan_berkas", "submit", "applicant", 0),
+                ("pemeriksaan_berkas", "blanko", "check_files", "fo.a", 30),
+                ("blanko", "paraf_ahli_muda", "draft", "bo.c", 40),  # 10 min
+                ("paraf_ahli_muda", "blanko", "return", "ver.a", 100),  # 60 min
+                ("blanko", "paraf_ahli_muda", "draft", "bo.c", 130)]:  # 30 min
+            s.add(ApplicationEvent(application_id=a.id,
+                                   at=at(5, 0, month=10) + timedelta(minutes=minute),
+                                   actor=actor, role="staff" if actor != "applicant"
+                                   else "applicant", action=action, from_step=frm,
+                                   to_step=to))
+    async with app.sessions() as s:
+        board = await dash.dashboard(s, app.catalog, region=REGION, month=date(2026, 10, 1),
+                                     now=clock())
+        stays = await dash.file_times(s, app.catalog, application=a, now=clock())
+    steps = {r.step.code: r for r in board.steps}
+    assert (steps["blanko"].median_minutes, steps["blanko"].stays) == (20.0, 2)
+    assert (steps["paraf_ahli_muda"].median_minutes,
+            steps["paraf_ahli_muda"].stays) == (60.0, 1)
+    assert [(x.step.code, x.minutes) for x in stays] == [
+        ("pemeriksaan_berkas", 30.0), ("blanko", 10.0), ("paraf_ahli_muda", 60.0),
+        ("blanko", 30.0), ("paraf_ahli_muda", None)]

@@ -14,6 +14,7 @@ from sqlalchemy import select
 
 from bot.composition import App
 from bot.jobs import run_once
+from service import permits
 from storage.models import Application, Permit
 from tests.conftest import Clock
 from tests.journeys import NAME
@@ -73,6 +74,15 @@ async def test_receipt_routing_slip_and_permit_download(app: App, clock: Clock,
         assert permit is not None and permit.status == "issued"
         assert hashlib.sha256(res.content).hexdigest() == permit.blob_sha256
         assert "attachment" in res.headers["content-disposition"]
+
+        # A revoked permit is not handed out again; nothing changes by asking.
+        assert permit.number is not None
+        await permits.revoke(app.sessions, key=permit.number, reason="Data STR tidak sah",
+                             actor="kadis", now=clock(), region="pekanbaru")
+        before = await snapshot(app)
+        res = await fo.get(f"/office/applications/{reg_no}/permit.pdf")
+        assert res.status_code == 403 and "dicabut" in res.text
+        assert await snapshot(app) == before
 
 
 async def test_other_regions_and_admins_get_nothing(app: App, clock: Clock,
