@@ -18,7 +18,7 @@ from datetime import UTC, date, datetime, time
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import Float, Select, and_, cast, func, or_, select
+from sqlalchemy import Float, Select, and_, cast, func, or_, select, text
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import aliased
 from sqlalchemy.sql.elements import ColumnElement
@@ -201,8 +201,12 @@ async def median_stays(session: AsyncSession, *, region: str, start: datetime,
                        end: datetime) -> dict[tuple[str, str], tuple[float, int]]:
     """(profession, step) -> (median minutes, number of stays) for stays ending in
     [start, end)."""
-    q = median_statement(session.get_bind().dialect.name, region=region, start=start,
-                         end=end)
+    dialect = session.get_bind().dialect.name
+    if dialect == "postgresql":
+        # The correlated lookup's estimated cost makes PostgreSQL JIT-compile the query:
+        # ~2 s of compiling for well under 1 s of work (EXPLAIN ANALYZE, 100k files).
+        await session.execute(text("SET LOCAL jit = off"))
+    q = median_statement(dialect, region=region, start=start, end=end)
     rows = (await session.execute(q)).all()
     return {(p, s): (float(sec) / 60.0, int(n)) for p, s, sec, n in rows}
 
