@@ -144,7 +144,7 @@ async def step_counts(session: AsyncSession, *, region: str,
     return {(p, s): (n, late) for p, s, n, late in rows}
 
 
-def counts_statement(*, region: str, today: date) -> Select[Any]:
+def counts_statement(*, region: str, today: date) -> Select[str, str, int, int]:
     # Answered from ix_applications_dashboard alone, reading active files only.
     return (select(Application.profession, Application.step_code, func.count(),
                    func.count().filter(Application.due_on < today))
