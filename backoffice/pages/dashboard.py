@@ -15,6 +15,7 @@ from sqlalchemy import select
 from backoffice.deps import PartsDep, SessionDep, require_role
 from backoffice.regions import region_choices, working_region
 from backoffice.web import Denied, add_nav, render
+from licensing.dates import format_date
 from service import dashboard as dash
 from service.staff import SignedIn
 from storage.models import Application
@@ -56,6 +57,7 @@ async def dashboard_page(request: Request, parts: PartsDep, staff: Boss, db: Ses
                    if e.region.slug == where}
     return render(request, "dashboard.html", staff=staff, board=board, region=where,
                   regions=region_choices(parts, staff), month=f"{first:%Y-%m}",
+                  month_name=format_date(first, "id").split(" ", 1)[1],
                   region_name=parts.catalog.region(where).name, professions=professions,
                   app=app, stays=stays, reg_no=reg_no.strip(),
                   tz=parts.catalog.region(where).timezone,
