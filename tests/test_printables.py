@@ -55,6 +55,8 @@ async def test_receipt_routing_slip_and_permit_download(app: App, clock: Clock,
         text = pdf_text(res.content)
         assert reg_no in text and NAME in text and "Diterima" in text
         assert "belum (berkas masih diperiksa)" not in text
+        # Received by the front officer who checked the files, printed by this one.
+        assert "Petugas penerima, Front-Office.Pekanbaru" in text
         res = await fo.get(f"/office/applications/{reg_no}/routing.pdf")
         assert res.status_code == 200
         text = pdf_text(res.content)

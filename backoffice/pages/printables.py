@@ -23,7 +23,7 @@ from licensing.permit.render import html_to_pdf
 from service import dashboard as dash
 from service import office
 from service.staff import SignedIn
-from storage.models import Application, Blob, Permit
+from storage.models import Application, ApplicationEvent, Blob, Permit, Staff
 
 router = APIRouter()
 
@@ -48,12 +48,30 @@ async def _render(template: str, filename: str, **context: object) -> Response:
         "Cache-Control": "private, no-store"})
 
 
+async def _receiver(db: SessionDep, app: Application, entry: CatalogEntry) -> str | None:
+    """Who received the files: the officer who last acted at the step that gives the
+    receipt (the first office step listing it, else the first office step)."""
+    steps = entry.office_steps
+    at = next((s.code for s in steps if "receipt" in s.actions), steps[0].code)
+    found = (await db.execute(
+        select(ApplicationEvent.actor, Staff.full_name)
+        .outerjoin(Staff, Staff.username == ApplicationEvent.actor)
+        .where(ApplicationEvent.application_id == app.id,
+               ApplicationEvent.from_step == at,
+               ApplicationEvent.action.in_(("check_files", "receipt")))
+        .order_by(ApplicationEvent.id.desc()).limit(1))).first()
+    if found is None:
+        return None
+    return found[1] or found[0]
+
+
 @router.get("/applications/{reg_no}/receipt.pdf")
 async def receipt(parts: PartsDep, staff: CurrentStaff, db: SessionDep,
                   reg_no: str) -> Response:
     """Tanda terima: what was handed in, when the clock started, when it is due."""
     app, entry = await _file(db, parts, staff, reg_no)
     tz = entry.region.timezone
+    receiver = await _receiver(db, app, entry)
     documents = [{"title": entry.requirement(d.requirement_code).title,
                   "uploaded": format_datetime(d.uploaded_at, "id", tz),
                   "review": REVIEW_NAMES.get(d.review, d.review)} for d in app.documents]
@@ -63,7 +81,7 @@ async def receipt(parts: PartsDep, staff: CurrentStaff, db: SessionDep,
         submitted=format_datetime(app.submitted_at, "id", tz),
         complete_on=format_date(app.clock_started_on, "id") if app.clock_started_on else None,
         due_on=format_date(app.due_on, "id") if app.due_on else None,
-        status=STATUS_NAMES.get(app.status, app.status), staff=staff,
+        status=STATUS_NAMES.get(app.status, app.status), staff=staff, receiver=receiver,
         printed=format_datetime(parts.now(), "id", tz))
 
 
