@@ -64,6 +64,7 @@ async def test_receipt_routing_slip_and_permit_download(app: App, clock: Clock,
         for performer in ("JF Analis Kebijakan Ahli Muda", "Sekretaris", "Kepala Dinas"):
             assert performer in text
         assert "35 menit" in text  # the SOP's standard time for the check
+        assert "Back-Office.Pekanbaru (back-" in text  # who handed it on (name, username)
 
         page = await fo.get(f"/office/applications/{reg_no}")
         assert "data-permit-download" in page.text

@@ -94,6 +94,9 @@ async def routing_slip(parts: PartsDep, staff: CurrentStaff, db: SessionDep,
     tz = entry.region.timezone
     stays = await dash.file_times(db, parts.catalog, application=app, now=parts.now())
     last = {s.step.code: s for s in stays}  # a returned file: its latest visit per step
+    actors = {s.by for s in stays if s.by}
+    names = dict((await db.execute(select(Staff.username, Staff.full_name).where(
+        Staff.username.in_(actors)))).tuples().all()) if actors else {}
     rows = []
     for i, step in enumerate(entry.procedure, start=1):
         s = last.get(step.code)
@@ -103,7 +106,8 @@ async def routing_slip(parts: PartsDep, staff: CurrentStaff, db: SessionDep,
             "standard": dash.standard_text(step.duration),
             "entered": format_datetime(s.entered, "id", tz) if s else "",
             "left": format_datetime(s.left, "id", tz) if s and s.left else "",
-            "by": s.by if s and s.by else ""})
+            "by": (f"{names[s.by]} ({s.by})" if s.by in names else s.by)
+            if s and s.by else ""})
     return await _render("routing_pdf.html", f"lembar-kendali-{reg_no}.pdf", app=app,
                          entry=entry, rows=rows, status=STATUS_NAMES.get(app.status,
                                                                          app.status),
