@@ -95,8 +95,8 @@ async def routing_slip(parts: PartsDep, staff: CurrentStaff, db: SessionDep,
     stays = await dash.file_times(db, parts.catalog, application=app, now=parts.now())
     last = {s.step.code: s for s in stays}  # a returned file: its latest visit per step
     actors = {s.by for s in stays if s.by}
-    names = dict((await db.execute(select(Staff.username, Staff.full_name).where(
-        Staff.username.in_(actors)))).tuples().all()) if actors else {}
+    names = {u: n for u, n in (await db.execute(select(Staff.username, Staff.full_name)
+                                                .where(Staff.username.in_(actors)))).all()}
     rows = []
     for i, step in enumerate(entry.procedure, start=1):
         s = last.get(step.code)
