@@ -24,11 +24,41 @@ from conversations.i18n import Translator
 from conversations.types import Choice, OutMessage
 from licensing.calendar import WorkingCalendar
 from licensing.catalog import Catalog
-from licensing.complaints import GRADES, RESOLUTION_PATHS, escalation_rules
+from licensing.complaints import (
+    CATEGORIES,
+    GRADES,
+    RESOLUTION_PATHS,
+    ComplaintAction,
+    escalation_rules,
+)
 from service.outbox import PRIORITY_NOTICE, enqueue
 from storage.models import Applicant, Complaint, ComplaintMessage, StaffNotice
 
 ANSWER_MIN, ANSWER_MAX = 10, 3000
+REASON_MIN, REASON_MAX = 10, 1000
+# Who may move a ticket up a level by hand: the officers handling it and the head of
+# office (an admin manages accounts; other roles hold no level).
+ESCALATE_ROLES = ("complaint_officer", "head_of_office")
+
+# How staff read the stored vocabulary (pages and exports are Indonesian).
+_id = Translator("id")
+GRADE_NAMES = {"ringan": "Ringan", "sedang": "Sedang", "berat": "Berat"}
+STATUS_NAMES = {"open": "Terbuka", "answered": "Dijawab", "closed": "Ditutup"}
+KIND_NAMES = {"complaint": "Pengaduan", "suggestion": "Saran"}
+PATH_NAMES = {"internal": "Internal (oleh unit layanan)",
+              "technical_or_agency": "Bersama tim teknis / instansi lain",
+              "apip": "Aparat Pengawas Internal Pemerintah (APIP)"}
+CATEGORY_NAMES = {c: " ".join(_id(f"complaint.category_{c}").split()) for c in CATEGORIES}
+SUGGESTION_REASONS = {"late": "diajukan lebih dari batas hari setelah layanan diterima",
+                      "anonymous": "tanpa identitas pengadu",
+                      "no_object": "tanpa objek pengaduan"}
+ACTION_NAMES = {ComplaintAction.FILED: "Pengaduan masuk", ComplaintAction.REPLY: "Balasan pengadu",
+                ComplaintAction.ANSWER: "Jawaban", ComplaintAction.GRADE: "Bobot ditetapkan",
+                ComplaintAction.ESCALATE: "Naik tingkat",
+                ComplaintAction.HANDLING_STEP: "Langkah penanganan",
+                ComplaintAction.PATH: "Jalur penyelesaian", ComplaintAction.CLOSE: "Ditutup",
+                ComplaintAction.SETTLED: "Pengadu: tuntas",
+                ComplaintAction.UNSETTLED: "Pengadu: belum tuntas"}
 
 
 class DeskError(Exception):
@@ -68,15 +98,19 @@ async def _ticket(session: AsyncSession, officer: Officer, ticket_no: str) -> Co
     return c
 
 
-def _log(session: AsyncSession, c: Complaint, officer: Officer | None, action: str,
-         text: str | None, now: datetime) -> None:
+def _log(session: AsyncSession, c: Complaint, officer: Officer | None,
+         action: ComplaintAction, text: str | None, now: datetime, *,
+         level: int | None = None, grade: str | None = None,
+         prev_grade: str | None = None) -> None:
     session.add(ComplaintMessage(
         complaint_id=c.id, at=now, author_kind="officer" if officer else "system",
-        author=officer.username if officer else None, action=action, text=text))
+        author=officer.username if officer else None, action=action.value, text=text,
+        level=level, grade=grade, prev_grade=prev_grade))
 
 
 async def notify_level(session: AsyncSession, c: Complaint, *, kind: str, now: datetime) -> None:
     """A notice for the people at the ticket's current level (once per level)."""
+    grade = c.grade or c.proposed_grade
     if c.grade is None:
         levels_role = "complaint_officer"
         title = "Pengaduan baru"
@@ -88,7 +122,7 @@ async def notify_level(session: AsyncSession, c: Complaint, *, kind: str, now: d
         async with session.begin_nested():
             session.add(StaffNotice(region=c.region, role=levels_role, kind=kind,
                                     ref=c.ticket_no, created_at=now, dedupe_key=key,
-                                    text=f"{c.ticket_no} ({c.grade or c.proposed_grade}): {title}"))
+                                    text=f"{c.ticket_no} ({GRADE_NAMES[grade]}): {title}"))
     except IntegrityError:
         pass  # this level was already told
 
@@ -106,11 +140,11 @@ async def confirm_grade(sessions: async_sessionmaker[AsyncSession], officer: Off
         if c.status == "closed":
             raise DeskError(f"{ticket_no} is closed", "closed")
         before = c.grade or c.proposed_grade
-        change = "confirmed" if grade == before else f"{before} -> {grade}"
         c.grade, c.level = grade, 0
         first = escalation_rules().levels(c.region, grade)[0]
         c.level_due_on = calendar.due_date(_today(catalog, c.region, now), first.days, "working")
-        _log(session, c, officer, "grade", f"{change} (proposed {c.proposed_grade})", now)
+        _log(session, c, officer, ComplaintAction.GRADE, None, now, level=0, grade=grade,
+             prev_grade=before)
         await notify_level(session, c, kind="complaint_assigned", now=now)
         return c
 
@@ -129,7 +163,7 @@ async def answer(sessions: async_sessionmaker[AsyncSession], officer: Officer, *
             raise DeskError("confirm the grade before answering", "wrong_order")
         applicant = await session.get(Applicant, c.applicant_id)
         assert applicant is not None
-        _log(session, c, officer, "answer", text, now)
+        _log(session, c, officer, ComplaintAction.ANSWER, text, now)
         c.status = "answered"
         t = Translator(c.lang)
         enqueue(session, applicant, OutMessage(
@@ -148,7 +182,8 @@ async def record_step(sessions: async_sessionmaker[AsyncSession], officer: Offic
         steps = catalog.entry_for_region(c.region).complaints.handling_steps
         if not 0 <= step < len(steps):
             raise DeskError("no such handling step in this region's standard")
-        _log(session, c, officer, "handling_step", f"{steps[step]}: {note.strip()}", now)
+        _log(session, c, officer, ComplaintAction.HANDLING_STEP,
+             f"{steps[step]}: {note.strip()}", now)
         return c
 
 
@@ -162,12 +197,13 @@ async def close(sessions: async_sessionmaker[AsyncSession], officer: Officer, *,
         if c.status == "closed":
             raise DeskError(f"{ticket_no} is already closed", "closed")
         if not await session.scalar(select(ComplaintMessage.id).where(
-                ComplaintMessage.complaint_id == c.id, ComplaintMessage.action == "answer")):
+                ComplaintMessage.complaint_id == c.id,
+                ComplaintMessage.action == ComplaintAction.ANSWER.value)):
             raise DeskError("answer the complainant before closing", "wrong_order")
         applicant = await session.get(Applicant, c.applicant_id)
         assert applicant is not None
         c.status, c.closed_at, c.resolution_path, c.settled = "closed", now, resolution_path, None
-        _log(session, c, officer, "close", resolution_path, now)
+        _log(session, c, officer, ComplaintAction.CLOSE, resolution_path, now)
         t = Translator(c.lang)
         enqueue(session, applicant, OutMessage(
             kind="choices", text=t("complaint.ask_settled", ticket=c.ticket_no),
@@ -201,10 +237,40 @@ async def escalate_overdue(sessions: async_sessionmaker[AsyncSession], *, catalo
             c.level += 1
             nxt = levels[c.level]
             c.level_due_on = calendar.due_date(today, nxt.days, "working")
-            _log(session, c, None, "escalate", f"level {c.level}: {nxt.title}", now)
+            _log(session, c, None, ComplaintAction.ESCALATE, None, now, level=c.level,
+                 grade=c.grade)
             await notify_level(session, c, kind="complaint_escalated", now=now)
             moved += 1
     return moved
+
+
+async def escalate(sessions: async_sessionmaker[AsyncSession], officer: Officer, *,
+                   ticket_no: str, reason: str, catalog: Catalog, calendar: WorkingCalendar,
+                   now: datetime) -> Complaint:
+    """Move a ticket up one level by hand, before its deadline, with the officer's reason
+    (the overdue clock does the same on its own); that level's people are told."""
+    reason = " ".join(reason.split())
+    if officer.role not in ESCALATE_ROLES:
+        raise DeskError("only complaint officers and the head of office escalate",
+                        "wrong_role")
+    if not REASON_MIN <= len(reason) <= REASON_MAX:
+        raise DeskError(f"a reason needs {REASON_MIN}-{REASON_MAX} characters")
+    async with sessions() as session, session.begin():
+        c = await _ticket(session, officer, ticket_no)
+        if c.status == "closed":
+            raise DeskError(f"{ticket_no} is closed", "closed")
+        if c.grade is None:
+            raise DeskError("confirm the grade before escalating", "wrong_order")
+        levels = escalation_rules().levels(c.region, c.grade)
+        if c.level + 1 >= len(levels):
+            raise DeskError("the ticket is at its chain's last level", "last_level")
+        c.level += 1
+        c.level_due_on = calendar.due_date(_today(catalog, c.region, now),
+                                           levels[c.level].days, "working")
+        _log(session, c, officer, ComplaintAction.ESCALATE, reason, now, level=c.level,
+             grade=c.grade)
+        await notify_level(session, c, kind="complaint_escalated", now=now)
+        return c
 
 
 # --- the complaint book ---------------------------------------------------------------
@@ -217,8 +283,10 @@ class BookRow:
     identity: str  # name or "Anonim": never a chat id or number
     kind: str  # complaint | suggestion
     category: str
-    grade: str  # confirmed grade, or the proposal marked "(usulan)"
-    level: int
+    grade: str  # the confirmed grade, else the proposal
+    proposed: bool  # `grade` is still the system's proposal
+    level: int  # 0-based index into the grade's chain
+    level_title: str  # who holds it ("" until graded)
     status: str
     due_on: date
     closed_on: date | None
@@ -245,7 +313,8 @@ async def book(sessions: async_sessionmaker[AsyncSession], catalog: Catalog, *, 
     return [BookRow(
         ticket_no=c.ticket_no, filed_on=c.filed_at.astimezone(tz).date(), identity=identity(c),
         kind=c.kind, category=c.category,
-        grade=c.grade or f"{c.proposed_grade} (usulan)", level=c.level, status=c.status,
+        grade=c.grade or c.proposed_grade, proposed=c.grade is None, level=c.level,
+        level_title=_level_title(c), status=c.status,
         due_on=c.due_on, closed_on=c.closed_at.astimezone(tz).date() if c.closed_at else None,
     ) for c in rows]
 
@@ -254,14 +323,26 @@ BOOK_COLUMNS = ("tiket", "tanggal", "identitas", "jenis", "kategori", "bobot", "
                 "status", "batas_jawab", "ditutup")
 
 
+def grade_text(r: BookRow) -> str:
+    name = GRADE_NAMES.get(r.grade, r.grade)
+    return f"{name} (usulan)" if r.proposed else name
+
+
+def level_text(r: BookRow) -> str:
+    """Levels as people count them (the first is 1), with who holds the ticket."""
+    return f"{r.level + 1} · {r.level_title}" if r.level_title else "belum dibobot"
+
+
 def book_csv(rows: list[BookRow]) -> str:
+    """The book as the office reads it: Indonesian names, never stored codes."""
     out = io.StringIO()
     w = csv.writer(out)
     w.writerow(BOOK_COLUMNS)
     for r in rows:
-        w.writerow([r.ticket_no, r.filed_on.isoformat(), r.identity, r.kind, r.category,
-                    r.grade, r.level, r.status, r.due_on.isoformat(),
-                    r.closed_on.isoformat() if r.closed_on else ""])
+        w.writerow([r.ticket_no, r.filed_on.isoformat(), r.identity,
+                    KIND_NAMES.get(r.kind, r.kind), CATEGORY_NAMES.get(r.category, r.category),
+                    grade_text(r), level_text(r), STATUS_NAMES.get(r.status, r.status),
+                    r.due_on.isoformat(), r.closed_on.isoformat() if r.closed_on else ""])
     return out.getvalue()
 
 
@@ -288,7 +369,7 @@ async def monthly_report(sessions: async_sessionmaker[AsyncSession], catalog: Ca
     return MonthlyReport(
         region=region, month=first, total=len(rows),
         by_kind=dict(Counter(r.kind for r in rows)),
-        by_grade=dict(Counter(r.grade.split(" ")[0] for r in rows)),
+        by_grade=dict(Counter(r.grade for r in rows)),
         by_category=dict(Counter(r.category for r in rows)),
         by_status=dict(Counter(r.status for r in rows)),
         answered_late=late, rows=rows)
@@ -367,9 +448,12 @@ class ThreadEntry:
     at: datetime
     author_kind: str  # complainant | officer | system
     author: str | None  # staff username; never the complainant's name or number
-    action: str
+    action: str  # a ComplaintAction value
     text: str | None
     attachments: int
+    level: int | None = None  # escalate: the level it moved to (0-based)
+    grade: str | None = None  # grade: the grade set
+    prev_grade: str | None = None  # grade: the grade before (or the proposal)
 
 
 @dataclass(frozen=True)
@@ -388,6 +472,7 @@ class TicketView:
     answered: bool
     thread: list[ThreadEntry]
     levels: list[tuple[str, str, int]]  # (role, title, days) of the ticket's grade
+    bases: list[str | None]  # per level, the published sentence it is carried from
     handling_steps: list[str]  # the region's published steps (Metro), else empty
 
 
@@ -403,7 +488,8 @@ async def ticket_view(sessions: async_sessionmaker[AsyncSession], catalog: Catal
     thread = [ThreadEntry(at=m.at, author_kind=m.author_kind,
                           author=m.author if m.author_kind == "officer" else None,
                           action=m.action, text=m.text,
-                          attachments=len((m.attachments or {}).get("sha256", [])))
+                          attachments=len((m.attachments or {}).get("sha256", [])),
+                          level=m.level, grade=m.grade, prev_grade=m.prev_grade)
               for m in messages]
     grade = c.grade or c.proposed_grade
     return TicketView(
@@ -412,9 +498,10 @@ async def ticket_view(sessions: async_sessionmaker[AsyncSession], catalog: Catal
         reg_no=None if c.anonymous else c.reg_no, about=c.about,
         suggestion_reason=c.suggestion_reason,
         resolution_path=c.resolution_path, settled=c.settled, closed_at=c.closed_at,
-        answered=any(m.action == "answer" for m in messages), thread=thread,
+        answered=any(m.action == ComplaintAction.ANSWER.value for m in messages), thread=thread,
         levels=[(lv.role, lv.title, lv.days)
                 for lv in escalation_rules().levels(c.region, grade)],
+        bases=[lv.basis for lv in escalation_rules().levels(c.region, grade)],
         handling_steps=list(catalog.entry_for_region(c.region).complaints.handling_steps))
 
 
@@ -428,7 +515,7 @@ async def choose_path(sessions: async_sessionmaker[AsyncSession], officer: Offic
         if c.status == "closed":
             raise DeskError(f"{ticket_no} is closed", "closed")
         c.resolution_path = resolution_path
-        _log(session, c, officer, "path", resolution_path, now)
+        _log(session, c, officer, ComplaintAction.PATH, resolution_path, now)
         return c
 
 

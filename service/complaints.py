@@ -8,7 +8,7 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from conversations.types import ComplaintReply, ComplaintSettled, FileComplaint
-from licensing.complaints import propose_grade
+from licensing.complaints import ComplaintAction, propose_grade
 from service.complaint_desk import notify_level
 from storage.models import Applicant, Complaint, ComplaintMessage
 
@@ -32,7 +32,7 @@ async def file_complaint(
     await session.flush()
     session.add(ComplaintMessage(
         complaint_id=complaint.id, at=now, author_kind="complainant", author=None,
-        action="filed", text=e.text,
+        action=ComplaintAction.FILED.value, text=e.text,
         attachments={"sha256": list(e.attachments)} if e.attachments else None,
     ))
     await notify_level(session, complaint, kind="complaint_new", now=now)
@@ -52,7 +52,7 @@ async def reply(
     if complaint is None:
         return
     session.add(ComplaintMessage(complaint_id=complaint.id, at=now, author_kind="complainant",
-                                 action="reply", text=e.text))
+                                 action=ComplaintAction.REPLY.value, text=e.text))
     if complaint.status == "answered":
         complaint.status = "open"  # the officer owes another answer
 
@@ -69,4 +69,5 @@ async def settle(
     else:
         complaint.status, complaint.closed_at = "open", None
     session.add(ComplaintMessage(complaint_id=complaint.id, at=now, author_kind="complainant",
-                                 action="settled" if e.settled else "unsettled"))
+                                 action=(ComplaintAction.SETTLED if e.settled
+                                         else ComplaintAction.UNSETTLED).value))

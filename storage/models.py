@@ -252,7 +252,10 @@ class Blob(Base):
 
 class Application(Base):
     __tablename__ = "applications"
-    __table_args__ = (Index("ix_applications_region_step", "region", "step_code"),)
+    __table_args__ = (Index("ix_applications_region_step", "region", "step_code"),
+                      # The dashboard's counts per step: active files only, index-only.
+                      Index("ix_applications_dashboard", "region", "status", "profession",
+                            "step_code", "due_on"))
 
     id: Mapped[int] = mapped_column(BigId, primary_key=True)
     reg_no: Mapped[str] = mapped_column(String(32), unique=True)
@@ -306,6 +309,8 @@ class ApplicationEvent(Base):
     """The control card (kartu kendali): append-only, one row per action."""
 
     __tablename__ = "application_events"
+    # The dashboard reads one month of events across a region's files.
+    __table_args__ = (Index("ix_application_events_at", "at"),)
 
     id: Mapped[int] = mapped_column(BigId, primary_key=True)
     application_id: Mapped[int] = mapped_column(
@@ -384,9 +389,15 @@ class ComplaintMessage(Base):
     # complainant | officer | system (grade changes, escalations: recorded, not sent)
     author_kind: Mapped[str] = mapped_column(String(12))
     author: Mapped[str | None] = mapped_column(String(120))  # staff username; never a name
-    action: Mapped[str] = mapped_column(String(24))  # filed, reply, answer, grade, escalate...
-    text: Mapped[str | None] = mapped_column(Text)
+    # A `licensing.complaints.ComplaintAction`: filed, reply, answer, grade, escalate...
+    action: Mapped[str] = mapped_column(String(24))
+    text: Mapped[str | None] = mapped_column(Text)  # message, note, or escalation reason
     attachments: Mapped[dict[str, Any] | None] = mapped_column(JSON)
+    # Structured facts of system entries, never parsed back from `text`: the level an
+    # escalation moved to; the grade set and the one it replaced (or the proposal).
+    level: Mapped[int | None]
+    grade: Mapped[str | None] = mapped_column(String(8))
+    prev_grade: Mapped[str | None] = mapped_column(String(8))
 
 
 class Permit(Base):

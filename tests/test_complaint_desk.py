@@ -105,9 +105,12 @@ async def test_grade_change_is_recorded_with_the_proposal(app: App, clock: Clock
     await desk.confirm_grade(app.sessions, OFFICER, ticket_no=ticket, grade="ringan",
                              catalog=app.catalog, calendar=app.calendar, now=clock())
     async with app.sessions() as s:
-        grade_note = await s.scalar(select(ComplaintMessage.text).where(
+        entry = await s.scalar(select(ComplaintMessage).where(
             ComplaintMessage.action == "grade"))
-    assert grade_note == "sedang -> ringan (proposed sedang)"
+    assert entry is not None
+    # Structured, never a note to parse back: the grade set and the one it replaced.
+    assert (entry.grade, entry.prev_grade, entry.level, entry.text) == (
+        "ringan", "sedang", 0, None)
 
 
 @pytest.mark.parametrize(("officer", "call", "message"), [

@@ -146,7 +146,7 @@ async def test_escalation_shows_on_the_pages_and_the_overdue_filter(app: App,
         res = await kadis.get(f"/office/complaints/{ticket}")
         assert "data-level-title>2 · Kepala DPMPTSP<" in res.text
         assert "Naik tingkat" in res.text and "ke tingkat 2: Kepala DPMPTSP" in res.text
-        assert f"{ticket} (sedang): Kepala DPMPTSP" in res.text  # the head's notice
+        assert f"{ticket} (Sedang): Kepala DPMPTSP" in res.text  # the head's notice
         assert row in (await b.get("/office/complaints?level=1")).text
     finally:
         await b.http.aclose()
@@ -181,9 +181,15 @@ async def test_book_csv_and_monthly_report(app: App, clock: Clock) -> None:
     try:
         res = await b.get("/office/complaint-book")
         assert f'data-ticket="{named}"' in res.text and "Budi Santoso" in res.text
-        assert "sedang (usulan)" in res.text
+        assert "Sedang (usulan)" in res.text
         csv_ = await b.get("/office/complaint-book.csv")
         assert csv_.headers["content-type"].startswith("text/csv")
+        # Indonesian values, never the stored codes or a 0-based level.
+        row = csv_.text.splitlines()[1].split(",")
+        assert row[3:8] == ["Pengaduan", "Jangka waktu", "Sedang (usulan)",
+                            "belum dibobot", "Terbuka"], row
+        for code in ("complaint", "time", "sedang", "open", "tingkat 0"):
+            assert code not in row
         assert csv_.text == desk.book_csv(await desk.book(app.sessions, app.catalog,
                                                           region="pekanbaru"))
         assert named in (await b.get("/office/complaint-book.csv?kind=complaint")).text

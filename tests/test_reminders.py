@@ -9,6 +9,7 @@ from sqlalchemy import func, select, update
 
 from bot.composition import App
 from conversations.types import InboundEvent
+from licensing.complaints import escalation_rules
 from notifications import reminders
 from storage.models import (
     Applicant,
@@ -197,8 +198,10 @@ async def test_complaint_deadline_to_the_current_level(app: App, clock: Clock) -
     assert (await _run(app, clock))["complaint_deadlines"] == 0
     async with app.sessions() as s:
         n = await s.scalar(select(StaffNotice))
-        assert n is not None and (n.role, n.kind, n.ref) == (
-            "head_of_division", "complaint_due_due", "ADU-1")
+        # The current level's role in Purwakarta's own chain (internal resolution first).
+        role = escalation_rules().levels("purwakarta", "sedang")[0].role
+        assert role == "complaint_officer"
+        assert n is not None and (n.role, n.kind, n.ref) == (role, "complaint_due_due", "ADU-1")
 
 
 async def test_unreachable_applicants_get_no_reminder(app: App, clock: Clock) -> None:

@@ -11,7 +11,6 @@ applicant id: everything comes from `service.complaint_desk`, which never return
 
 from __future__ import annotations
 
-import re
 from datetime import date
 from typing import Annotated, Any
 from urllib.parse import quote
@@ -23,8 +22,7 @@ from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from backoffice.deps import PartsDep, require_role
 from backoffice.regions import region_choices, working_region
 from backoffice.web import Denied, add_nav, base_path, render
-from conversations.i18n import Translator
-from licensing.complaints import CATEGORIES, GRADES, RESOLUTION_PATHS
+from licensing.complaints import GRADES, RESOLUTION_PATHS, ComplaintAction
 from service import complaint_desk as desk
 from service.staff import SignedIn
 
@@ -33,52 +31,48 @@ DeskStaff = Annotated[SignedIn, require_role(*desk.DESK_ROLES)]
 add_nav("/complaints", "Pengaduan", desk.DESK_ROLES)
 add_nav("/complaint-book", "Buku pengaduan", desk.DESK_ROLES)
 
-_id = Translator("id")
-GRADE_NAMES = {"ringan": "Ringan", "sedang": "Sedang", "berat": "Berat"}
-STATUS_NAMES = {"open": "Terbuka", "answered": "Dijawab", "closed": "Ditutup"}
-KIND_NAMES = {"complaint": "Pengaduan", "suggestion": "Saran"}
-PATH_NAMES = {"internal": "Internal (oleh unit layanan)",
-              "technical_or_agency": "Bersama tim teknis / instansi lain",
-              "apip": "Aparat Pengawas Internal Pemerintah (APIP)"}
-CATEGORY_NAMES = {c: _id(f"complaint.category_{c}").strip() for c in CATEGORIES}
-ACTION_NAMES = {"filed": "Pengaduan masuk", "reply": "Balasan pengadu", "answer": "Jawaban",
-                "grade": "Bobot ditetapkan", "escalate": "Naik tingkat",
-                "handling_step": "Langkah penanganan", "path": "Jalur penyelesaian",
-                "close": "Ditutup", "settled": "Pengadu: tuntas",
-                "unsettled": "Pengadu: belum tuntas"}
+GRADE_NAMES, STATUS_NAMES, KIND_NAMES = desk.GRADE_NAMES, desk.STATUS_NAMES, desk.KIND_NAMES
+PATH_NAMES, CATEGORY_NAMES, ACTION_NAMES = desk.PATH_NAMES, desk.CATEGORY_NAMES, desk.ACTION_NAMES
 # The service's refusal codes: (HTTP status, title, what to tell the officer).
 REFUSALS = {"not_found": (404, "Tidak ditemukan", "Tiket itu tidak ada di wilayah Anda."),
             "closed": (403, "Tiket sudah ditutup", "Tiket ini sudah ditutup."),
             "wrong_role": (403, "Bukan peran Anda", "Peran Anda tidak menetapkan bobot."),
             "wrong_order": (403, "Belum waktunya", ""),
+            "last_level": (403, "Tingkat terakhir",
+                           "Tiket sudah di tingkat terakhir rantai penanganannya."),
             "bad_input": (400, "Isian belum lengkap", "")}
 ORDER_HINTS = {"confirm the grade before answering": "Tetapkan bobot sebelum menjawab.",
-               "answer the complainant before closing": "Jawab pengadu sebelum menutup."}
-_LEVEL = re.compile(r"^level (\d+): ")
-_GRADE_NOTE = re.compile(r"^(confirmed|(\w+) -> (\w+)) \(proposed (\w+)\)$")
+               "confirm the grade before escalating": "Tetapkan bobot sebelum menaikkan "
+                                                      "tingkat.",
+               "answer the complainant before closing": "Jawab pengadu sebelum menutup.",
+               "only complaint officers and the head of office escalate":
+                   "Hanya petugas pengaduan dan kepala dinas yang menaikkan tingkat."}
 
 
-def thread_text(action: str, text: str | None) -> str:
-    """The thread's system notes (stored in the service's words) as officers read them."""
-    if not text:
-        return ""
-    if action in ("path", "close"):
-        return PATH_NAMES.get(text, text)
-    if action == "escalate" and (m := _LEVEL.match(text)):
-        return f"ke tingkat {int(m.group(1)) + 1}: {text[m.end():]}"
-    if action == "grade" and (m := _GRADE_NOTE.match(text)):
-        proposed = GRADE_NAMES.get(m.group(4), m.group(4))
-        if m.group(1) == "confirmed":
-            return f"usulan {proposed} dikonfirmasi"
-        return (f"diubah dari {GRADE_NAMES.get(m.group(2), m.group(2))} menjadi "
-                f"{GRADE_NAMES.get(m.group(3), m.group(3))} (usulan sistem: {proposed})")
-    return text
+def thread_text(m: desk.ThreadEntry, v: desk.TicketView) -> str:
+    """One thread entry as officers read it, from its structured fields."""
+    if m.action == ComplaintAction.ESCALATE and m.level is not None:
+        title = v.levels[m.level][1] if m.level < len(v.levels) else ""
+        head = f"ke tingkat {m.level + 1}: {title}"
+        return f"{head} — alasan: {m.text}" if m.text else f"{head} (batas waktu terlewati)"
+    if m.action == ComplaintAction.GRADE and m.grade:
+        new = GRADE_NAMES.get(m.grade, m.grade)
+        proposed = GRADE_NAMES.get(v.row.proposed_grade, v.row.proposed_grade)
+        if m.prev_grade in (None, m.grade):
+            return f"bobot {new} dikonfirmasi (usulan sistem: {proposed})"
+        return (f"diubah dari {GRADE_NAMES.get(m.prev_grade or '', m.prev_grade)} menjadi "
+                f"{new} (usulan sistem: {proposed})")
+    if m.action in (ComplaintAction.PATH, ComplaintAction.CLOSE) and m.text:
+        return PATH_NAMES.get(m.text, m.text)
+    return m.text or ""
 
 
 NAMES: dict[str, Any] = dict(
     grade_names=GRADE_NAMES, status_names=STATUS_NAMES, kind_names=KIND_NAMES,
     path_names=PATH_NAMES, category_names=CATEGORY_NAMES, action_names=ACTION_NAMES,
-    thread_text=thread_text)
+    suggestion_reasons=desk.SUGGESTION_REASONS, thread_text=thread_text,
+    grade_text=desk.grade_text, level_text=desk.level_text,
+    escalate_roles=desk.ESCALATE_ROLES)
 
 
 def _refuse(exc: desk.DeskError) -> Denied:
@@ -109,6 +103,7 @@ async def ticket_list(request: Request, parts: PartsDep, staff: DeskStaff, regio
                               level=lvl, overdue=overdue == "1")
     mine = await desk.notices(parts.sessions, region=where, role=staff.role, unread_only=True)
     return render(request, "complaints.html", staff=staff, rows=rows, region=where,
+                  region_name=parts.catalog.region(where).name,
                   regions=region_choices(parts, staff), notices=mine,
                   f={"status": status, "grade": grade, "kind": kind, "level": level,
                      "overdue": overdue}, grades=GRADES, **NAMES)
@@ -189,7 +184,9 @@ async def ticket_page(request: Request, parts: PartsDep, staff: DeskStaff, ticke
     except desk.DeskError as exc:
         raise _refuse(exc) from exc
     mine = await desk.notices(parts.sessions, region=where, role=staff.role, ref=ticket_no)
+    found = parts.catalog.find(where, view.profession) if view.profession else None
     return render(request, "complaint.html", staff=staff, v=view, c=view.row, region=where,
+                  profession_name=found.profession.name if found else (view.profession or ""),
                   notices=mine, flash=done, grades=GRADES, paths=RESOLUTION_PATHS,
                   tz=parts.catalog.region(where).timezone, **NAMES)
 
@@ -212,6 +209,24 @@ async def grade(request: Request, parts: PartsDep, staff: DeskStaff, ticket_no: 
     return _back(request, ticket_no, officer.region,
                  f"Bobot {GRADE_NAMES[grade]} ditetapkan (usulan sistem: "
                  f"{GRADE_NAMES.get(c.proposed_grade, c.proposed_grade)}).")
+
+
+@router.post("/complaints/{ticket_no}/escalate")
+async def escalate(request: Request, parts: PartsDep, staff: DeskStaff, ticket_no: str,
+                   reason: Annotated[str, Form()] = "",
+                   region: Annotated[str, Form()] = "") -> Response:
+    officer = _officer(parts, staff, region)
+    try:
+        c = await desk.escalate(parts.sessions, officer, ticket_no=ticket_no, reason=reason,
+                                catalog=parts.catalog, calendar=parts.calendar,
+                                now=parts.now())
+    except desk.DeskError as exc:
+        if exc.code == "bad_input":
+            raise Denied(f"Alasan harus {desk.REASON_MIN}–{desk.REASON_MAX} huruf. Tidak ada "
+                         "yang diubah.", status=400, title="Isian belum lengkap") from exc
+        raise _refuse(exc) from exc
+    return _back(request, ticket_no, officer.region,
+                 f"Tiket dinaikkan ke tingkat {c.level + 1}.")
 
 
 @router.post("/complaints/{ticket_no}/path")

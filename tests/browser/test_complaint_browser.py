@@ -139,7 +139,7 @@ async def test_complaint_filed_in_chat_graded_escalated_answered_replied_closed(
             await row.wait_for()
             cells = [c.strip() for c in await row.locator("td").all_text_contents()]
             assert cells[1:7] == ["23 November 2026", "Budi Santoso", "Pengaduan",
-                                  "Jangka waktu", "sedang", "Ditutup"], cells
+                                  "Jangka waktu", "Sedang", "Ditutup"], cells
             await page.screenshot(path=str(SHOTS / "book.png"), full_page=True)
         finally:
             await browser.close()

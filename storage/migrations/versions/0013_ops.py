@@ -13,7 +13,7 @@ from alembic import op
 
 
 revision: str = '0013_ops'
-down_revision: str | None = '0011_positions'
+down_revision: str | None = '0012_desk'
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
