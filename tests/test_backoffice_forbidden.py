@@ -134,7 +134,8 @@ def test_the_control_card_has_no_edit_or_delete_route() -> None:
                      "/complaints/{ticket_no}/close", "/complaints/{ticket_no}/escalate",
                      "/complaints/{ticket_no}/grade",
                      "/complaints/{ticket_no}/path", "/complaints/{ticket_no}/step",
-                     "/login", "/logout", "/permits/upload/{reg_no}",
+                     "/login", "/logout", "/ops/{kind}/{row_id}/{action}",
+                     "/permits/upload/{reg_no}",
                      "/permits/{permit_id}/revoke", "/staff", "/staff/{staff_id}/active",
                      "/staff/{staff_id}/positions"]
 

@@ -56,7 +56,7 @@ async def test_receipt_routing_slip_and_permit_download(app: App, clock: Clock,
         assert reg_no in text and NAME in text and "Diterima" in text
         assert "belum (berkas masih diperiksa)" not in text
         # Received by the front officer who checked the files, printed by this one.
-        assert "Petugas penerima, Front-Office.Pekanbaru" in text
+        assert "Petugas penerima, Petugas Front-Office" in text
         res = await fo.get(f"/office/applications/{reg_no}/routing.pdf")
         assert res.status_code == 200
         text = pdf_text(res.content)
@@ -64,7 +64,7 @@ async def test_receipt_routing_slip_and_permit_download(app: App, clock: Clock,
         for performer in ("JF Analis Kebijakan Ahli Muda", "Sekretaris", "Kepala Dinas"):
             assert performer in text
         assert "35 menit" in text  # the SOP's standard time for the check
-        assert "Back-Office.Pekanbaru (back-" in text  # who handed it on (name, username)
+        assert "Petugas Back-Office (back-" in text  # who handed it on (name, username)
 
         page = await fo.get(f"/office/applications/{reg_no}")
         assert "data-permit-download" in page.text
