@@ -15,7 +15,16 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import RedirectResponse, Response
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
-from backoffice.pages import auth, broadcasts, complaints, files, ikm, permits, staff_admin
+from backoffice.pages import (
+    auth,
+    broadcasts,
+    complaints,
+    files,
+    ikm,
+    permits,
+    precheck,
+    staff_admin,
+)
 from backoffice.parts import OfficeParts
 from backoffice.web import Denied, LoginRequired, base_path, render
 from service.office import OfficeError
@@ -23,7 +32,7 @@ from service.office import OfficeError
 __all__ = ["PAGES", "OfficeParts", "create_office_app"]
 
 # The console's pages, in navigation order. A new page: add its module here.
-PAGES = (auth, files, permits, ikm, complaints, broadcasts, staff_admin)
+PAGES = (auth, files, precheck, permits, ikm, complaints, broadcasts, staff_admin)
 
 
 # The service layer's refusal codes as pages: (HTTP status, title).

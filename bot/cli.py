@@ -11,6 +11,7 @@ from collections.abc import Sequence
 
 from bot.cli_broadcast import add_commands as add_broadcast_commands
 from bot.cli_permits import add_commands as add_permit_commands
+from bot.cli_precheck import add_commands as add_precheck_commands
 from bot.cli_staff import add_commands as add_staff_commands
 from bot.settings import Settings
 from licensing.catalog import STANDARDS_DIR, Catalog, CatalogError
@@ -180,6 +181,7 @@ def parser() -> argparse.ArgumentParser:
     add_permit_commands(sub)
     add_staff_commands(sub)
     add_broadcast_commands(sub)
+    add_precheck_commands(sub)
     return p
 
 
