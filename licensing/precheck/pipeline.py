@@ -210,10 +210,10 @@ def _number_after(gray: im.Gray, words: list[ocr.Word], label: str,
 def read_fields(kind: DocumentKind, pages: list[tuple[PageResult, list[ocr.Word]]],
                 expected: Expected) -> dict[str, Any]:
     """The fields that matter for `kind`, from every page's words."""
-    words = [w for _, ws in pages for w in ws]
     lines = [line for _, ws in pages for line in _line_strings(ws)]
     text = "\n".join(lines)
     out: dict[str, Any] = {}
+    uncertain: list[str] = []
     if kind is DocumentKind.KTP:
         nik = None
         for result, ws in pages:
@@ -222,9 +222,11 @@ def read_fields(kind: DocumentKind, pages: list[tuple[PageResult, list[ocr.Word]
             if again is not None and len(F.digits_of(again)) == 16:
                 nik = F.digits_of(again)
                 break
+        cands = [c for c in F.nik_candidates(text) if F.plausible_nik(c)]
         if nik is None:
-            cands = [c for c in F.nik_candidates(text) if F.plausible_nik(c)]
             nik = cands[0] if cands else None
+        elif cands and cands[0] != nik:
+            uncertain.append("nik")  # two readings disagree: no opinion, no alarm
         out["nik"] = nik
         out["name"] = F.label_value(lines, "Nama")
     elif kind is DocumentKind.STR:
@@ -238,7 +240,10 @@ def read_fields(kind: DocumentKind, pages: list[tuple[PageResult, list[ocr.Word]
                     break
             if number:
                 break
-        out["str_number"] = number or F.str_number(lines)
+        page_reading = F.str_number(lines)
+        if number and page_reading and page_reading != number:
+            uncertain.append("str_number")  # two readings disagree: no opinion, no alarm
+        out["str_number"] = number or page_reading
         out["valid_until"] = F.validity(text)
     elif kind is DocumentKind.IJAZAH:
         out["profession"] = F.profession_in(text, list(expected.professions))
@@ -246,7 +251,8 @@ def read_fields(kind: DocumentKind, pages: list[tuple[PageResult, list[ocr.Word]
         out["issuer"] = F.letterhead(lines)
         dated = F.last_date(text)
         out["date"] = dated.isoformat() if dated else None
-    _ = words
+    if uncertain:
+        out["uncertain"] = uncertain
     return out
 
 
@@ -255,7 +261,11 @@ def checks(kind: DocumentKind, read: dict[str, Any], e: Expected) -> list[dict[s
     t = thresholds()
     out: list[dict[str, str]] = []
 
+    unsure = set(read.get("uncertain", ()))
+
     def add(name: str, status: CheckStatus) -> None:
+        if name in unsure and status is CheckStatus.DISAGREE:
+            status = CheckStatus.UNREAD  # the readings disagree among themselves
         out.append({"field": name, "status": status.value})
 
     if kind is DocumentKind.KTP:
