@@ -15,6 +15,7 @@ distribution on good and bad photos and the threshold that separates them best.
 from __future__ import annotations
 
 import argparse
+import asyncio
 import json
 import os
 import platform
@@ -29,9 +30,12 @@ from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
+from sqlalchemy import select
+
 from licensing.precheck import pipeline
 from licensing.precheck.kinds import DocumentKind
 from tests.precheck_corpus import PROFILES, Sample, corpus
+from tests.precheck_corpus import sample as corpus_sample
 
 KINDS = {"ktp": DocumentKind.KTP, "str": DocumentKind.STR, "ijazah": DocumentKind.IJAZAH,
          "letter": DocumentKind.LETTER}
@@ -145,6 +149,87 @@ def calibrate(rows: list[dict[str, Any]]) -> None:
               f"; best cut <= {best[1]:.1f} (J={best[0]:.2f})")
 
 
+# ---- chat latency while pre-checks run -------------------------------------------
+
+TEXTS = ("halo", "1", "bantuan", "menu", "kembali", "/status")
+
+
+async def _turns(app: Any, n: int, tag: str) -> list[float]:
+    """n text turns over 10 chats, one after another; seconds each."""
+    from conversations.types import InboundEvent
+
+    out = []
+    for i in range(n):
+        started = time.perf_counter()
+        await app.runtime.handle(channel="console", external_id=f"{tag}-{i % 10}",
+                                 platform_id=f"{tag}-{i}",
+                                 event=InboundEvent.message(TEXTS[i % len(TEXTS)]))
+        out.append(time.perf_counter() - started)
+        await asyncio.sleep(0.05)  # people type: ~20 turns a second over the chats
+    return out
+
+
+def _pct(xs: list[float], q: float) -> float:
+    xs = sorted(xs)
+    return xs[min(len(xs) - 1, int(q * len(xs)))] * 1000
+
+
+async def chat_bench(turns: int, checks: int, workers: int) -> None:
+    from bot.composition import build
+    from bot.settings import Settings
+    from service.precheck import Status
+    from storage.models import Applicant, Blob, Precheck
+
+    with tempfile.TemporaryDirectory() as tmp:
+        settings = Settings(data_dir=Path(tmp) / "data", _env_file=None,  # type: ignore[call-arg]
+                            precheck=True, precheck_workers=workers)
+        app = await build(settings)
+        assert app.prechecker is not None
+        try:
+            await _turns(app, 30, "warm")
+            base = await _turns(app, turns, "base")
+            # Queue `checks` KTP photos as the chat would (blob + pending row).
+            now = app.runtime.clock()
+            async with app.sessions() as s, s.begin():
+                who = Applicant(channel="console", external_id="photos", created_at=now,
+                                lang="id")
+                s.add(who)
+                await s.flush()
+                for i in range(checks):
+                    path = Path(tmp) / f"{i}.jpg"
+                    path.write_bytes(corpus_sample("ktp", "degraded", 500 + i).image)
+                    blob = await app.files.ingest_path(path)
+                    if await s.get(Blob, blob.sha256) is None:
+                        s.add(Blob(sha256=blob.sha256, size=blob.size, kind=blob.kind,
+                                   media_type=blob.media_type, pages=None, width=blob.width,
+                                   height=blob.height, created_at=now))
+                        await s.flush()
+                    s.add(Precheck(applicant_id=who.id, requirement_code=f"ktp{i}",
+                                   sources=[blob.sha256], request={"document": "ktp",
+                                   "expected": {}, "lang": "id"},
+                                   status=Status.PENDING.value, attempts=0, created_at=now))
+            stop = asyncio.Event()
+            runner = asyncio.create_task(app.prechecker.run_forever(stop))
+            started = time.perf_counter()
+            loaded = await _turns(app, turns, "load")
+            window = time.perf_counter() - started
+            async with app.sessions() as s:
+                done = len((await s.scalars(select(Precheck.id).where(
+                    Precheck.status == Status.DONE.value))).all())
+            stop.set()
+            await runner
+        finally:
+            await app.close()
+    print(f"\n## Chat latency of text turns (SQLite, {turns} turns, {workers} pre-check "
+          f"worker(s), {checks} KTP photos queued)")
+    print("| | p50 ms | p99 ms |")
+    print("| --- | --- | --- |")
+    print(f"| no pre-checks | {_pct(base, 0.5):.1f} | {_pct(base, 0.99):.1f} |")
+    print(f"| pre-checks running | {_pct(loaded, 0.5):.1f} | {_pct(loaded, 0.99):.1f} |")
+    print(f"pre-checks finished during the {window:.0f} s of turns: {done}/{checks}; "
+          f"p99 change {100 * (_pct(loaded, 0.99) / _pct(base, 0.99) - 1):+.0f}%")
+
+
 def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--per", type=int, default=9, help="images per kind and profile")
@@ -152,7 +237,15 @@ def main() -> None:
     ap.add_argument("--workers", type=int, default=2)
     ap.add_argument("--calibrate", action="store_true")
     ap.add_argument("--json", type=Path)
+    ap.add_argument("--chat", action="store_true", help="chat latency while pre-checks run")
+    ap.add_argument("--turns", type=int, default=300)
+    ap.add_argument("--checks", type=int, default=6)
     args = ap.parse_args()
+    if args.chat:
+        print(f"machine: {os.cpu_count()} cores, load average {os.getloadavg()[0]:.2f}")
+        asyncio.run(chat_bench(args.turns, args.checks, args.workers))
+        print(f"load average {os.getloadavg()[0]:.2f} at end")
+        return
     samples = corpus(args.per, seed=args.seed)
     print(f"# pre-check bench: {len(samples)} images ({args.per} per kind x profile "
           f"{', '.join(PROFILES)}), seed {args.seed}, {args.workers} workers")
