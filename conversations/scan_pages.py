@@ -55,7 +55,7 @@ def choices(turn: Turn, draft: dict[str, Any], entry: CatalogEntry) -> list[Choi
     """"Add a page" and "start over" for the requirement last photographed."""
     code = draft.get("last_paged")
     pages = draft.get("pages", {}).get(code) if code else None
-    if not pages:
+    if not code or not pages:
         return []
     req = entry.requirement(code)
     return [turn.choice(MORE, "precheck.add_page", requirement=req, pages=len(pages)),

@@ -201,7 +201,7 @@ class PrecheckRunner:
                                        Precheck.status == Status.PENDING.value)
                 .values(status=Status.RUNNING.value, started_at=self.clock(),
                         attempts=Precheck.attempts + 1))
-            if claimed.rowcount == 0:
+            if claimed.rowcount == 0:  # type: ignore[attr-defined]
                 return None  # another process took it
             return await session.get_one(Precheck, row_id)
 

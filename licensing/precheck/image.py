@@ -9,12 +9,14 @@ from __future__ import annotations
 
 import itertools
 from dataclasses import dataclass
+from typing import Any
 
 import cv2
 import numpy as np
 from numpy.typing import NDArray
 
-Gray = NDArray[np.uint8]
+# OpenCV's stubs type every result as a numeric array; uint8 is what they hold here.
+Gray = NDArray[Any]
 
 WORK_SIDE = 800  # finding the page: enough for edges, cheap
 PAGE_SIDE = 2000  # the cleaned page's longer side at most
@@ -31,14 +33,14 @@ class Page:
     short_side: int  # the page's shorter side in photo pixels
 
 
-def decode(data: bytes) -> NDArray[np.uint8]:
+def decode(data: bytes) -> Gray:
     img = cv2.imdecode(np.frombuffer(data, np.uint8), cv2.IMREAD_COLOR)
     if img is None:
         raise ValueError("not an image OpenCV can read")
     return img
 
 
-def _order(quad: NDArray[np.float32]) -> NDArray[np.float32]:
+def _order(quad: NDArray[Any]) -> NDArray[Any]:
     """Corners clockwise (in image coordinates), starting nearest the top left.
 
     Clockwise matters more than which corner is first: a wrong start only turns the
@@ -51,7 +53,7 @@ def _order(quad: NDArray[np.float32]) -> NDArray[np.float32]:
     return np.roll(ordered, -start, axis=0).astype(np.float32)
 
 
-def _page_mask(small: NDArray[np.uint8]) -> Gray:
+def _page_mask(small: Gray) -> Gray:
     """Paper is bright and nearly grey; tables and clutter are darker or coloured."""
     hsv = cv2.cvtColor(small, cv2.COLOR_BGR2HSV)
     value = hsv[..., 2]
@@ -60,14 +62,14 @@ def _page_mask(small: NDArray[np.uint8]) -> Gray:
     level, _ = cv2.threshold(value, 0, 255, cv2.THRESH_BINARY + cv2.THRESH_OTSU)
     # Paper in a shadow is darker than the Otsu level but stays grey, unlike most
     # tables; a grey table is as dark as that only where paper would be in shadow.
-    mask = (((value >= level) & (sat < 90)) | ((value >= 0.55 * level) & (sat < 45))
-            ).astype(np.uint8) * 255
+    mask: Gray = (((value >= level) & (sat < 90)) | ((value >= 0.55 * level) & (sat < 45))
+                  ).astype(np.uint8) * 255
     kernel = cv2.getStructuringElement(cv2.MORPH_RECT, (9, 9))
     mask = cv2.morphologyEx(mask, cv2.MORPH_CLOSE, kernel)  # text holes in the paper
     return cv2.morphologyEx(mask, cv2.MORPH_OPEN, kernel)  # thin clutter touching it
 
 
-def find_page(img: NDArray[np.uint8]) -> tuple[NDArray[np.float32] | None, bool, Gray]:
+def find_page(img: Gray) -> tuple[NDArray[Any] | None, bool, Gray]:
     """(corners in full-size pixels or None, cut off?, page mask at work size)."""
     h, w = img.shape[:2]
     scale = WORK_SIDE / max(h, w)
@@ -107,7 +109,7 @@ def find_page(img: NDArray[np.uint8]) -> tuple[NDArray[np.float32] | None, bool,
     return _order(quad / scale), cut_off, mask
 
 
-def _runs_off(pts: NDArray[np.int32], w: int, h: int, margin: int) -> bool:
+def _runs_off(pts: NDArray[Any], w: int, h: int, margin: int) -> bool:
     """A page merely grazing the frame at a corner is not cut off; a stretch of its
     outline along the frame's edge is."""
     on_edge = ((pts[:, 0] <= margin) | (pts[:, 0] >= w - 1 - margin)
@@ -119,7 +121,7 @@ def _runs_off(pts: NDArray[np.int32], w: int, h: int, margin: int) -> bool:
     return span > 0.04 * (w + h)
 
 
-def flatten(img: NDArray[np.uint8]) -> Page:
+def flatten(img: Gray) -> Page:
     """Find the page and undo the perspective; the whole photo when no page is found."""
     quad, cut_off, _ = find_page(img)
     gray_full = cv2.cvtColor(img, cv2.COLOR_BGR2GRAY)
@@ -128,9 +130,8 @@ def flatten(img: NDArray[np.uint8]) -> Page:
         found = False
     else:
         tl, tr, br, bl = quad
-        width = max(np.linalg.norm(tr - tl), np.linalg.norm(br - bl))
-        height = max(np.linalg.norm(bl - tl), np.linalg.norm(br - tr))
-        width, height = max(int(width), 16), max(int(height), 16)
+        width = max(int(np.linalg.norm(tr - tl)), int(np.linalg.norm(br - bl)), 16)
+        height = max(int(np.linalg.norm(bl - tl)), int(np.linalg.norm(br - tr)), 16)
         dst = np.array([[0, 0], [width - 1, 0], [width - 1, height - 1], [0, height - 1]],
                        np.float32)
         matrix = cv2.getPerspectiveTransform(quad, dst)
@@ -165,7 +166,7 @@ def even_light(gray: Gray) -> Gray:
     lo, hi = np.percentile(flat, (1, 99))
     if hi - lo < 10:
         return flat
-    stretched = np.clip((flat.astype(np.float32) - lo) * (255.0 / (hi - lo)), 0, 255)
+    stretched: Gray = np.clip((flat.astype(np.float32) - lo) * (255.0 / (hi - lo)), 0, 255)
     return stretched.astype(np.uint8)
 
 

@@ -34,7 +34,7 @@ async def test_front_office_sees_the_precheck_of_a_ktp_photo(
     from playwright.async_api import async_playwright
 
     assert app.prechecker is not None
-    photo = sample("ktp", "degraded", 21)
+    photo = sample("ktp", "clean", 7)  # read exactly in test_precheck_pipeline.py too
     ktp = tmp_path / "ktp.jpg"
     ktp.write_bytes(photo.image)
     entry = app.catalog.get("lubuklinggau", "okupasi-terapis")
