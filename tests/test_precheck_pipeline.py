@@ -113,3 +113,20 @@ def test_a_photographed_ktp_gives_its_exact_nik(tmp_path: Path) -> None:
     result = pipeline.run([path], DocumentKind.KTP, e, None)
     assert result["fields"]["nik"] == photo.fields["nik"]
     assert {"field": "nik", "status": "agree"} in result["checks"]
+
+
+def test_izin_precheck_prints_flags_and_the_pdf(tmp_path: Path,
+                                                capsys: pytest.CaptureFixture[str]) -> None:
+    import json
+
+    from bot.cli import main
+
+    path = tmp_path / "dark.jpg"
+    path.write_bytes(sample("letter", "dark", 8).image)
+    out = tmp_path / "clean.pdf"
+    assert main(["precheck", str(path), "--kind", "photo", "--json", "--out", str(out)]) == 0
+    result = json.loads(capsys.readouterr().out)
+    assert result["quality"] == ["dark"] and result["pdf"] == str(out)
+    assert len(PdfReader(out).pages) == 1
+    assert main(["precheck", str(path), "--kind", "photo", "--out", str(out)]) == 0
+    assert "flags: dark" in capsys.readouterr().out
