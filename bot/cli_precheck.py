@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import logging
 import sys
 import tempfile
 from datetime import UTC, datetime
@@ -21,6 +22,8 @@ from bot.settings import Settings
 def cmd_precheck(args: argparse.Namespace, settings: Settings) -> int:
     from licensing.precheck import ocr, pipeline
     from licensing.precheck.kinds import DocumentKind
+
+    logging.getLogger("pikepdf").setLevel(logging.WARNING)  # img2pdf's import chatter
 
     paths = [Path(p) for p in args.files]
     missing = [str(p) for p in paths if not p.is_file()]
