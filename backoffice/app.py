@@ -24,6 +24,7 @@ from backoffice.pages import (
     ikm,
     ops,
     permits,
+    precheck,
     printables,
     staff_admin,
 )
@@ -34,8 +35,8 @@ from service.office import OfficeError
 __all__ = ["PAGES", "OfficeParts", "create_office_app"]
 
 # The console's pages, in navigation order. A new page: add its module here.
-PAGES = (auth, dashboard, files, printables, permits, ikm, complaints, broadcasts, staff_admin,
-         ops)
+PAGES = (auth, dashboard, files, printables, precheck, permits, ikm, complaints, broadcasts,
+         staff_admin, ops)
 
 
 # The service layer's refusal codes as pages: (HTTP status, title).

@@ -14,6 +14,7 @@ from bot.cli_backup import add_commands as add_backup_commands
 from bot.cli_broadcast import add_commands as add_broadcast_commands
 from bot.cli_ops import add_commands as add_ops_commands
 from bot.cli_permits import add_commands as add_permit_commands
+from bot.cli_precheck import add_commands as add_precheck_commands
 from bot.cli_staff import add_commands as add_staff_commands
 from bot.data_at_rest import restrict_umask
 from bot.logs import configure as configure_logging
@@ -205,6 +206,7 @@ def parser() -> argparse.ArgumentParser:
     add_broadcast_commands(sub)
     add_ops_commands(sub)
     add_backup_commands(sub)
+    add_precheck_commands(sub)
     return p
 
 

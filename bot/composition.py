@@ -12,6 +12,7 @@ from licensing.calendar import DEFAULT_OVERRIDES, WorkingCalendar
 from licensing.catalog import STANDARDS_DIR, Catalog
 from licensing.scans import make_inspector
 from service.inbound import Runtime
+from service.precheck import PrecheckRunner
 from storage.db import create_engine, is_sqlite, session_factory
 from storage.filestore import FileStore
 from storage.migrate import upgrade_async
@@ -26,8 +27,11 @@ class App:
     calendar: WorkingCalendar
     files: FileStore
     runtime: Runtime
+    prechecker: PrecheckRunner | None = None  # IZIN_PRECHECK=on: runs beside the chat
 
     async def close(self) -> None:
+        if self.prechecker is not None:
+            self.prechecker.close()
         await self.engine.dispose()
 
 
@@ -50,4 +54,10 @@ async def build(settings: Settings | None = None, *, migrate: bool | None = None
     )
     runtime = Runtime(sessions=sessions, catalog=catalog, calendar=calendar,
                       max_upload_bytes=settings.max_upload_bytes)
-    return App(settings, engine, sessions, catalog, calendar, files, runtime)
+    prechecker = None
+    if settings.precheck:
+        prechecker = PrecheckRunner(sessions=sessions, files=files, catalog=catalog,
+                                    workers=settings.precheck_workers)
+        runtime.precheck = True
+        runtime.on_file_handled = prechecker.wake
+    return App(settings, engine, sessions, catalog, calendar, files, runtime, prechecker)

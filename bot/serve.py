@@ -44,6 +44,8 @@ async def serve(settings: Settings) -> None:
         if telegram is not None:  # polling without a webhook URL
             await telegram.start(stop, polling=not settings.telegram_webhook_url)
         channels = []
+        if app.prechecker is not None:  # the document pre-check, in its process pool
+            channels.append(asyncio.create_task(app.prechecker.run_forever(stop)))
         if whatsapp_configured(settings):
             log.info("whatsapp: dispatcher and inbound worker started")
             channels.append(asyncio.create_task(build_whatsapp(app).run(stop)))

@@ -33,6 +33,10 @@ class Settings(BaseSettings):
 
     max_upload_mb: float = Field(default=10, gt=0)
     max_image_pixels: int = Field(default=40_000_000, gt=0)
+    # The document pre-check of photographed scans (on/off per deployment) and its
+    # process pool (1-2 workers: OCR is CPU-bound and the chat must stay fast).
+    precheck: bool = True
+    precheck_workers: int = Field(default=1, ge=1, le=2)
 
     http_host: str = "127.0.0.1"
     http_port: int = 8000

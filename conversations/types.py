@@ -170,8 +170,23 @@ class PermitDelivered:
     reg_no: str
 
 
+@dataclass(frozen=True)
+class RequestPrecheck:
+    """Pre-check one requirement's photos (all its pages, in order); the result follows
+    as a later message (service/precheck.py). `expected` holds what the applicant typed
+    (NIK, name, STR number) and the profession: personal data, never logged."""
+
+    requirement_code: str
+    document: str  # licensing.precheck.kinds.DocumentKind value
+    sources: tuple[str, ...]  # blob sha256 of each page
+    expected: dict[str, Any]
+    lang: str
+    title: str = ""  # the requirement's published title, for the result message
+    max_age_days: int | None = None
+
+
 Effect = (SetLanguage | SubmitApplication | ResubmitDocuments | FileComplaint | ComplaintReply
-          | ComplaintSettled | SubmitSurvey | PermitDelivered)
+          | ComplaintSettled | SubmitSurvey | PermitDelivered | RequestPrecheck)
 
 
 # ---- context: everything the engine knows about the world, passed in ----
@@ -227,6 +242,7 @@ class Context:
     new_code: Callable[[], str]  # random part of registration numbers
     applications: tuple[ApplicationView, ...] = ()
     max_upload_bytes: int = 10 * 1024 * 1024
+    precheck: bool = False  # photos are pre-checked (IZIN_PRECHECK): offer pages
 
 
 @dataclass

@@ -15,6 +15,8 @@ from typing import Annotated, Literal
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
+from licensing.precheck.kinds import DocumentKind
+
 STANDARDS_DIR = Path(__file__).with_name("standards")
 
 Slug = Annotated[str, Field(pattern=r"^[a-z0-9]+(-[a-z0-9]+)*$", max_length=40)]
@@ -101,6 +103,10 @@ class Requirement(_Model):
     # A requirement that applies only to some applicants (renewals, foreign graduates).
     condition: str | None = None
     note: str | None = None
+    # What the scan is, for the pre-check (licensing/precheck): which fields to read.
+    document: DocumentKind | None = None
+    # Letters: older than this on the day they are sent draws a warning (as published).
+    max_age_days: int | None = Field(default=None, ge=1)
 
     @model_validator(mode="after")
     def _accepts_matches_kind(self) -> Requirement:

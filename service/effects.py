@@ -15,6 +15,7 @@ from conversations.types import (
     Effect,
     FileComplaint,
     PermitDelivered,
+    RequestPrecheck,
     ResubmitDocuments,
     SetLanguage,
     SubmitApplication,
@@ -22,7 +23,7 @@ from conversations.types import (
 )
 from licensing.calendar import WorkingCalendar
 from licensing.catalog import Catalog
-from service import complaints, permits
+from service import complaints, permits, precheck
 from storage.models import Applicant, Application, ApplicationDocument, ApplicationEvent
 
 CONDITION_NAMES = {"renewal": "Perpanjangan", "foreign_graduate": "Lulusan luar negeri"}
@@ -58,6 +59,8 @@ async def apply_effects(
             await permits.record_survey(session, applicant, effect, now=now)
         elif isinstance(effect, PermitDelivered):
             await permits.mark_delivered(session, applicant, effect, now=now)
+        elif isinstance(effect, RequestPrecheck):
+            await precheck.queue(session, applicant, effect, now=now)
         else:  # a new effect nobody carries out would silently lose what the person did
             raise TypeError(f"unhandled effect {type(effect).__name__}")
 
@@ -83,9 +86,11 @@ async def _submit(
     )
     session.add(app)
     await session.flush()
-    for code, sha in e.scans.items():
-        session.add(ApplicationDocument(application_id=app.id, requirement_code=code,
-                                        blob_sha256=sha, review="pending", uploaded_at=now))
+    documents = [ApplicationDocument(application_id=app.id, requirement_code=code,
+                                     blob_sha256=sha, review="pending", uploaded_at=now)
+                 for code, sha in e.scans.items()]
+    session.add_all(documents)
+    await precheck.attach_on_submit(session, applicant.id, documents)
     session.add(ApplicationEvent(
         application_id=app.id, at=now, actor="applicant", role="applicant", action="submit",
         from_step=None, to_step=first.code,

@@ -84,6 +84,10 @@ class Runtime:
     max_upload_bytes: int = 10 * 1024 * 1024
     clock: Callable[[], datetime] = lambda: datetime.now(UTC)
     new_code: Callable[[], str] = random_code
+    # The document pre-check (IZIN_PRECHECK): photos become pages and are queued; the
+    # hook wakes the runner after a file event's transaction committed.
+    precheck: bool = False
+    on_file_handled: Callable[[], None] | None = None
 
     def __post_init__(self) -> None:
         # Events of one chat run one at a time in this process: an optimisation only;
@@ -203,8 +207,12 @@ class Runtime:
             for _ in range(3):
                 try:
                     with metrics.timed_handle(channel, received=pending_id is None) as done:
-                        return done(await self._handle(channel, external_id, platform_id,
-                                                       event, display_name, blob, pending_id))
+                        outcome = done(await self._handle(
+                            channel, external_id, platform_id, event, display_name, blob,
+                            pending_id))
+                    if event.kind == "file" and self.on_file_handled is not None:
+                        self.on_file_handled()
+                    return outcome
                 except RegistrationNumberTaken:
                     log.warning("registration number collision; running the event again")
                 except _Raced:
@@ -292,6 +300,7 @@ class Runtime:
             applications=(await application_views(session, applicant_id, self.catalog)
                           if has_apps else ()),
             max_upload_bytes=self.max_upload_bytes,
+            precheck=self.precheck,
         )
         result = engine.step(State.from_dict(state), event, ctx)
         if result.effects:  # rare (language, submit...): through the ORM, as elsewhere

@@ -301,8 +301,36 @@ class ApplicationDocument(Base):
     review: Mapped[str] = mapped_column(String(10), default="pending")
     review_reason: Mapped[str | None] = mapped_column(Text)
     uploaded_at: Mapped[datetime]
+    # The pre-check's result for this scan (licensing/precheck/pipeline.py: quality,
+    # fields read, checks, the cleaned PDF and the original pages). Personal data:
+    # shown only to staff who may open the file, never logged.
+    precheck: Mapped[dict[str, Any] | None] = mapped_column(JSON)
 
     application: Mapped[Application] = relationship(back_populates="documents")
+
+
+class Precheck(Base):
+    """One pre-check of one requirement's photos, queued by the chat and run by the
+    pool in service/precheck.py; kept whether or not the draft is ever submitted, so
+    the submission (or a late result) can attach it to the document."""
+
+    __tablename__ = "prechecks"
+    __table_args__ = (Index("ix_prechecks_status", "status", "id"),
+                      Index("ix_prechecks_applicant", "applicant_id", "requirement_code"))
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    applicant_id: Mapped[int] = mapped_column(ForeignKey("applicants.id", ondelete="CASCADE"))
+    requirement_code: Mapped[str] = mapped_column(String(24))
+    sources: Mapped[list[str]] = mapped_column(JSON)  # the original pages' blobs, in order
+    # What to compare with (typed NIK, name, STR...): personal data, never logged.
+    request: Mapped[dict[str, Any]] = mapped_column(JSON)
+    status: Mapped[str] = mapped_column(String(10))  # service.precheck.Status
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    result: Mapped[dict[str, Any] | None] = mapped_column(JSON)
+    pdf_sha256: Mapped[str | None] = mapped_column(ForeignKey("blobs.sha256"))
+    created_at: Mapped[datetime]
+    started_at: Mapped[datetime | None]
+    finished_at: Mapped[datetime | None]
 
 
 class ApplicationEvent(Base):

@@ -114,7 +114,10 @@ async def db_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
 
 @pytest.fixture
 def settings(tmp_path: Path, db_url: str) -> Settings:
-    return Settings(data_dir=tmp_path / "data", database_url=db_url, _env_file=None)  # type: ignore[call-arg]
+    # The document pre-check (on by default in a deployment) is off here: its tests
+    # (tests/test_precheck_*.py) turn it on; other journeys keep their exact replies.
+    return Settings(data_dir=tmp_path / "data", database_url=db_url, _env_file=None,  # type: ignore[call-arg]
+                    precheck=False)
 
 
 @pytest.fixture

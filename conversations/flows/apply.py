@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from conversations import scan_pages
 from conversations.flows.common import go_menu, nav, profession_choices, region_choices
 from conversations.turn import REPROMPT, STAY, UNHANDLED, Turn, goto_step, step
 from conversations.types import Choice, InboundEvent, OutMessage, SubmitApplication
@@ -326,6 +327,7 @@ class Scans:
         choices: list[Choice] = []
         if not missing_uploads(turn):
             choices.append(turn.choice("s:review", "apply.go_review"))
+        choices.extend(scan_pages.choices(turn, d, _entry(turn)))  # pre-check: pages
         if d.get("scans"):
             choices.append(turn.choice("s:replace", "apply.replace_scan"))
             choices.append(turn.choice("s:remove", "apply.remove_scan"))
@@ -350,10 +352,13 @@ class Scans:
                 turn.say("apply.kind_not_accepted", requirement=target,
                          kinds=[k.value.upper() for k in target.accepts])
                 return STAY
-            d.setdefault("scans", {})[target.code] = event.file.sha256
             d.pop("target", None)
             turn.say("apply.scan_received", requirement=target)
+            scan_pages.record(turn, d, _entry(turn), target, event.file)  # pre-check hook
             return "apply.review" if not missing_uploads(turn) else REPROMPT
+        paged = scan_pages.handle(turn, d, _entry(turn), event)  # pre-check: pages
+        if paged is not None:
+            return paged
         if event.kind == "choice":
             if event.choice_id == "s:review" and not missing_uploads(turn):
                 return "apply.review"
