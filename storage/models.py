@@ -184,6 +184,18 @@ class Broadcast(Base):
     cancelled_at: Mapped[datetime | None]
 
 
+class BroadcastRecipient(Base):
+    """A broadcast's audience, selected once when queuing starts (one INSERT … SELECT);
+    its chunks then walk this table by applicant id instead of re-running the selection."""
+
+    __tablename__ = "broadcast_recipients"
+
+    broadcast_id: Mapped[int] = mapped_column(
+        ForeignKey("broadcasts.id", ondelete="CASCADE"), primary_key=True)
+    applicant_id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    application_id: Mapped[int] = mapped_column(BigId)
+
+
 class Blob(Base):
     """A stored file (scan, permit), content-addressed; the bytes live in the file store."""
 
@@ -201,7 +213,21 @@ class Blob(Base):
 
 class Application(Base):
     __tablename__ = "applications"
-    __table_args__ = (Index("ix_applications_region_step", "region", "step_code"),)
+    __table_args__ = (
+        Index("ix_applications_region_step", "region", "step_code"),
+        # Every chat turn asks whether the applicant has any application.
+        Index("ix_applications_applicant_id", "applicant_id"),
+        # The queue's default order (longest waiting first) within a region's steps.
+        Index("ix_applications_queue", "region", "step_code", "step_since", "id"),
+        # Search's newest-first order and the IKM's applicants-in-period count.
+        Index("ix_applications_region_submitted", "region", "submitted_at"),
+        # Search by part of a name or registration number: trigram indexes on
+        # PostgreSQL (ILIKE '%..%'); plain indexes elsewhere (SQLite stays a LIKE).
+        Index("ix_applications_full_name_trgm", "full_name", postgresql_using="gin",
+              postgresql_ops={"full_name": "gin_trgm_ops"}),
+        Index("ix_applications_reg_no_trgm", "reg_no", postgresql_using="gin",
+              postgresql_ops={"reg_no": "gin_trgm_ops"}),
+    )
 
     id: Mapped[int] = mapped_column(BigId, primary_key=True)
     reg_no: Mapped[str] = mapped_column(String(32), unique=True)
