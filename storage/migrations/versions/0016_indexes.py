@@ -10,6 +10,7 @@ from collections.abc import Sequence
 
 import sqlalchemy as sa
 from alembic import op
+from sqlalchemy.dialects.postgresql import JSONB
 
 
 revision: str = '0016_indexes'
@@ -36,6 +37,11 @@ def upgrade() -> None:
     for name, column in TRGM:
         op.create_index(name, 'applications', [column], unique=False,
                         postgresql_using='gin', postgresql_ops={column: 'gin_trgm_ops'})
+    if postgres:
+        # The IKM sums answers in SQL; JSONB keeps `->>` from re-parsing text per key.
+        for column in ('profile', 'answers'):
+            op.alter_column('survey_responses', column, type_=JSONB(),
+                            postgresql_using=f'{column}::jsonb')
     op.create_table('broadcast_recipients',
     sa.Column('broadcast_id', BigId, nullable=False),
     sa.Column('applicant_id', BigId, nullable=False),
@@ -49,6 +55,10 @@ def upgrade() -> None:
 
 def downgrade() -> None:
     op.drop_table('broadcast_recipients')
+    if op.get_bind().dialect.name == 'postgresql':
+        for column in ('profile', 'answers'):
+            op.alter_column('survey_responses', column, type_=sa.JSON(),
+                            postgresql_using=f'{column}::json')
     for name, _ in TRGM:
         op.drop_index(name, table_name='applications')
     with op.batch_alter_table('applications', schema=None) as batch_op:
