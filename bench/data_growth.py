@@ -183,6 +183,34 @@ def line(name: str, ms: list[float], extra: str = "") -> None:
     print(f"| {name} | {statistics.median(ms):.1f} | {min(ms):.1f} | {max(ms):.1f} | {extra} |")
 
 
+async def server_ms(app: App, fn: Callable[[], Awaitable[Any]]) -> tuple[float, int]:
+    """The database's own time for what `fn` sends: each statement captured as it runs,
+    then EXPLAIN ANALYZEd with its parameters inside a transaction rolled back. Less
+    sensitive to a busy client machine than wall time (the server shares the CPUs too)."""
+    seen: list[tuple[str, Any]] = []
+
+    def keep(conn: Any, cursor: Any, statement: str, params: Any, context: Any,
+             executemany: bool) -> None:
+        if not executemany and not statement.lstrip().upper().startswith(("BEGIN", "COMMIT")):
+            seen.append((statement, params))
+
+    event.listen(app.engine.sync_engine, "before_cursor_execute", keep)
+    try:
+        await fn()
+    finally:
+        event.remove(app.engine.sync_engine, "before_cursor_execute", keep)
+    total = 0.0
+    async with app.engine.connect() as conn:
+        trans = await conn.begin()
+        for sql, params in seen:
+            plan = [r[0] for r in (await conn.exec_driver_sql(
+                "EXPLAIN (ANALYZE) " + sql, params)).all()]
+            total += sum(float(line.split(":")[1].split()[0]) for line in plan
+                         if line.startswith(("Planning Time", "Execution Time")))
+        await trans.rollback()
+    return total, len(seen)
+
+
 async def explain(app: App, sql: str, params: dict[str, Any]) -> str:
     async with app.sessions() as s:
         rows = (await s.execute(text("EXPLAIN (ANALYZE, BUFFERS OFF) " + sql), params)).all()
@@ -280,6 +308,31 @@ async def run(url: str, reuse: bool, show_plans: bool) -> None:
                 await s.execute(text("DELETE FROM outbox"))
                 await s.commit()
         line("broadcast to Purwakarta, enqueued", sent, f"{queued} recipients")
+
+        print("\nDatabase time (EXPLAIN ANALYZE of the statements each one sends, "
+              "median of 5):")
+        print("| operation | server ms | statements |")
+        print("|---|--:|--:|")
+        ops: list[tuple[str, Callable[[], Awaitable[Any]]]] = [
+            ("chat turn (/status)", chat_turn)]
+        session = app.sessions()
+        ops += [
+            ("queue page 1", lambda: queue.page(session, catalog=app.catalog,
+                                                calendar=app.calendar, actor=staff, now=NOW)),
+            ("queue overdue by deadline", lambda: queue.page(
+                session, catalog=app.catalog, calendar=app.calendar, actor=staff, now=NOW,
+                want=queue.QueueFilter(overdue=True, sort=queue.QueueSort.DEADLINE))),
+            ("search 'Rahma'", lambda: office.search(session, actor=staff, text="Rahma")),
+            ("search 'Simanjuntak 12'",
+             lambda: office.search(session, actor=staff, text="Simanjuntak 12")),
+            ("IKM report", lambda: ikm.report(app.sessions, app.catalog, region="purwakarta",
+                                              start=date(2026, 1, 1), end=date(2026, 12, 31))),
+        ]
+        for name, fn in ops:
+            results = [await server_ms(app, fn) for _ in range(RUNS)]
+            print(f"| {name} | {statistics.median(r[0] for r in results):.1f} | "
+                  f"{results[0][1]} |")
+        await session.close()
 
         if show_plans:
             print("\n-- per-turn lookup")

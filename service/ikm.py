@@ -63,11 +63,15 @@ async def report(sessions: async_sessionmaker[AsyncSession], catalog: Catalog, *
     if profession:
         period.append(SurveyResponse.profession == profession)
         served = served.where(Application.profession == profession)
-    answers = [_answer(k) for k in ELEMENT_KEYS]
+    # Each answer is read out of the JSON once per row (the subquery; OFFSET 0 keeps
+    # PostgreSQL from folding it into the sums and reading every key twice).
+    per_row = (select(*[_answer(k).label(k) for k in ELEMENT_KEYS]).where(*period)
+               .offset(0).subquery())
+    answers = [per_row.c[k] for k in ELEMENT_KEYS]
     # An answer missing or outside 1-4 is counted, and refused as compute_ikm does.
     invalid = func.sum(case((and_(*[a.between(SCALE[0], SCALE[-1]) for a in answers]), 0),
                             else_=1))
-    sums = select(func.count(), invalid, *[func.sum(a) for a in answers]).where(*period)
+    sums = select(func.count(), invalid, *[func.sum(a) for a in answers])
     keys = [p.key for p in skm.profile]
     profile = [_profile(k) for k in keys]
     groups = (select(*profile, func.count()).where(*period, *[p.is_not(None) for p in profile])
