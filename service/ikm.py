@@ -73,8 +73,11 @@ async def report(sessions: async_sessionmaker[AsyncSession], catalog: Catalog, *
                             else_=1))
     sums = select(func.count(), invalid, *[func.sum(a) for a in answers])
     keys = [p.key for p in skm.profile]
-    profile = [_profile(k) for k in keys]
-    groups = (select(*profile, func.count()).where(*period, *[p.is_not(None) for p in profile])
+    per_profile = (select(*[_profile(k).label(k) for k in keys]).where(*period)
+                   .offset(0).subquery())
+    profile = [per_profile.c[k] for k in keys]
+    # Only complete profiles are counted (a respondent may have skipped a question).
+    groups = (select(*profile, func.count()).where(*[p.is_not(None) for p in profile])
               .group_by(*profile))
     async with sessions() as session:
         n, bad, *totals = (await session.execute(sums)).one()
