@@ -39,11 +39,13 @@ def _bounds(catalog: Catalog, region: str, start: date, end: date) -> tuple[date
 
 
 def _answer(key: str) -> ColumnElement[int]:
-    return SurveyResponse.answers[key].as_integer()
+    column: ColumnElement[int] = SurveyResponse.answers[key].as_integer()
+    return column
 
 
 def _profile(key: str) -> ColumnElement[str]:
-    return SurveyResponse.profile[key].as_string()
+    column: ColumnElement[str] = SurveyResponse.profile[key].as_string()
+    return column
 
 
 async def report(sessions: async_sessionmaker[AsyncSession], catalog: Catalog, *,

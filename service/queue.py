@@ -153,12 +153,13 @@ async def page(session: AsyncSession, *, catalog: Catalog, calendar: WorkingCale
     if want.submitted_to:
         where.append(Application.submitted_at
                      < _instant(want.submitted_to + timedelta(days=1), tz))
-    order: list[Any] = {
+    orders: dict[QueueSort, list[Any]] = {
         QueueSort.WAITING: [Application.step_since, Application.id],
         QueueSort.DEADLINE: [Application.due_on.is_(None), Application.due_on,
                              Application.step_since, Application.id],
         QueueSort.REG_NO: [Application.reg_no],
-    }[want.sort]
+    }
+    order = orders[want.sort]
     number = max(1, want.page)
     found = (await session.execute(
         select(Application.id, Application.reg_no, Application.full_name,

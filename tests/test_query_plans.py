@@ -79,7 +79,7 @@ async def loaded(app: App) -> App:
         await s.execute(insert(ApplicationDocument), docs)
         await s.execute(insert(SurveyResponse), surveys)
     async with app.engine.begin() as conn:
-        for table in WATCHED + ("applicants", "conversations"):
+        for table in (*WATCHED, "applicants", "conversations"):
             await conn.execute(text(f"ANALYZE {table}"))
     return app
 
