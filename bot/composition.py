@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from functools import cached_property
 
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
@@ -11,7 +12,7 @@ from licensing.calendar import DEFAULT_OVERRIDES, WorkingCalendar
 from licensing.catalog import STANDARDS_DIR, Catalog
 from licensing.scans import make_inspector
 from service.inbound import Runtime
-from storage.db import create_engine, is_sqlite, session_factory
+from storage.db import create_engine, create_read_engine, is_sqlite, session_factory
 from storage.filestore import FileStore
 from storage.migrate import upgrade_async
 
@@ -25,9 +26,17 @@ class App:
     calendar: WorkingCalendar
     files: FileStore
     runtime: Runtime
+    # Pages and reports that only read (SQLite: their own connections, never the writer).
+    read_engine: AsyncEngine | None = None
+
+    @cached_property
+    def read_sessions(self) -> async_sessionmaker[AsyncSession]:
+        return session_factory(self.read_engine) if self.read_engine else self.sessions
 
     async def close(self) -> None:
         await self.engine.dispose()
+        if self.read_engine is not None:
+            await self.read_engine.dispose()
 
 
 async def build(settings: Settings | None = None, *, migrate: bool | None = None) -> App:
@@ -48,4 +57,5 @@ async def build(settings: Settings | None = None, *, migrate: bool | None = None
     )
     runtime = Runtime(sessions=sessions, catalog=catalog, calendar=calendar,
                       max_upload_bytes=settings.max_upload_bytes)
-    return App(settings, engine, sessions, catalog, calendar, files, runtime)
+    return App(settings, engine, sessions, catalog, calendar, files, runtime,
+               read_engine=create_read_engine(url))

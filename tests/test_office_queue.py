@@ -4,6 +4,7 @@ the real HTTP app; only the officer's steps and region ever show."""
 
 from __future__ import annotations
 
+import asyncio
 import re
 from datetime import timedelta
 
@@ -101,3 +102,22 @@ async def test_queue_filters_sorts_and_pages(app: App, clock: Clock) -> None:
         assert (await b.get("/office/queue?submitted_from=kemarin")).status_code == 400
         assert (await b.get("/office/queue?sort=acak")).status_code == 400
         assert await shown(b, "?step=kajian_teknis") == []  # another role's step
+
+
+async def test_pages_read_without_the_writer_connection(app: App, clock: Clock) -> None:
+    """SQLite has one pooled writer connection; a page render must not wait for it."""
+    if app.read_engine is None:
+        return  # PostgreSQL: one pool serves both
+    await seed(app, clock)
+    await make_staff(app, "fo.pwk", "front_office", "purwakarta")
+    async with Browser(app) as b:
+        await b.login("fo.pwk")
+        async with app.sessions() as writer, writer.begin():
+            # The writer is taken (BEGIN IMMEDIATE) and a row is written, uncommitted.
+            await writer.execute(insert(Blob).values(sha256="1" * 64, size=1, kind="pdf",
+                                                     media_type="application/pdf",
+                                                     created_at=clock()))
+            page = await asyncio.wait_for(b.get("/office/queue"), timeout=10)
+            assert page.status_code == 200 and len(ROWS.findall(page.text)) == 50
+            ikm_page = await asyncio.wait_for(b.get("/office/ikm"), timeout=10)
+            assert ikm_page.status_code == 200
