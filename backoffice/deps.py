@@ -35,7 +35,7 @@ PartsDep = Annotated[OfficeParts, Depends(get_parts)]
 
 async def db_session(parts: PartsDep) -> AsyncIterator[AsyncSession]:
     """A read session for the page; writes go through service functions (own transaction)."""
-    async with parts.sessions() as session:
+    async with parts.readers() as session:
         yield session
 
 
@@ -44,7 +44,7 @@ SessionDep = Annotated[AsyncSession, Depends(db_session)]
 
 async def signed_in(request: Request, parts: PartsDep) -> SignedIn:
     token = request.cookies.get(COOKIE)
-    who = await resolve(parts.sessions, token=token, now=parts.now()) if token else None
+    who = await resolve(parts.readers, token=token, now=parts.now()) if token else None
     if who is None:
         raise LoginRequired()
     request.state.staff = who

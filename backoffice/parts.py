@@ -31,6 +31,12 @@ class OfficeParts:
     secure_cookies: bool | None = None
     session_ttl: timedelta = timedelta(hours=8)
     clock: Callable[[], datetime] = field(default=_utcnow)
+    # For page reads (SQLite: separate connections, never the single writer).
+    read_sessions: async_sessionmaker[AsyncSession] | None = None
+
+    @property
+    def readers(self) -> async_sessionmaker[AsyncSession]:
+        return self.read_sessions or self.sessions
 
     def now(self) -> datetime:
         return self.clock()

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from functools import cached_property
 
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
@@ -13,7 +14,7 @@ from licensing.catalog import STANDARDS_DIR, Catalog
 from licensing.scans import make_inspector
 from service.inbound import Runtime
 from service.precheck import PrecheckRunner
-from storage.db import create_engine, is_sqlite, session_factory
+from storage.db import create_engine, create_read_engine, is_sqlite, session_factory
 from storage.filestore import FileStore
 from storage.migrate import upgrade_async
 
@@ -28,11 +29,19 @@ class App:
     files: FileStore
     runtime: Runtime
     prechecker: PrecheckRunner | None = None  # IZIN_PRECHECK=on: runs beside the chat
+    # Pages and reports that only read (SQLite: their own connections, never the writer).
+    read_engine: AsyncEngine | None = None
+
+    @cached_property
+    def read_sessions(self) -> async_sessionmaker[AsyncSession]:
+        return session_factory(self.read_engine) if self.read_engine else self.sessions
 
     async def close(self) -> None:
         if self.prechecker is not None:
             self.prechecker.close()
         await self.engine.dispose()
+        if self.read_engine is not None:
+            await self.read_engine.dispose()
 
 
 async def build(settings: Settings | None = None, *, migrate: bool | None = None) -> App:
@@ -60,4 +69,5 @@ async def build(settings: Settings | None = None, *, migrate: bool | None = None
                                     workers=settings.precheck_workers)
         runtime.precheck = True
         runtime.on_file_handled = prechecker.wake
-    return App(settings, engine, sessions, catalog, calendar, files, runtime, prechecker)
+    return App(settings, engine, sessions, catalog, calendar, files, runtime, prechecker,
+               read_engine=create_read_engine(url))

@@ -52,4 +52,4 @@ def office_parts(app: App) -> OfficeParts:
     return OfficeParts(sessions=app.sessions, catalog=app.catalog, calendar=app.calendar,
                        files=app.files, secure_cookies=app.settings.office_secure_cookies,
                        session_ttl=timedelta(hours=app.settings.office_session_hours),
-                       clock=lambda: app.runtime.clock())
+                       clock=lambda: app.runtime.clock(), read_sessions=app.read_sessions)

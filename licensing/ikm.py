@@ -99,8 +99,16 @@ def compute_ikm(responses: Sequence[Mapping[str, int]]) -> IkmResult:
     if not responses:
         raise ValueError("no responses: the IKM needs at least one respondent")
     checked = [validate_response(r) for r in responses]
-    n = len(checked)
-    nrr = {k: round2(Fraction(sum(r[k] for r in checked), n)) for k in ELEMENT_KEYS}
+    return ikm_from_totals(len(checked), {k: sum(r[k] for r in checked) for k in ELEMENT_KEYS})
+
+
+def ikm_from_totals(respondents: int, totals: Mapping[str, int]) -> IkmResult:
+    """The IKM from each element's sum of answers over `respondents` valid answer sets
+    (what a database sums up for a whole period: the same result as `compute_ikm`)."""
+    if respondents <= 0:
+        raise ValueError("no responses: the IKM needs at least one respondent")
+    n = respondents
+    nrr = {k: round2(Fraction(totals[k], n)) for k in ELEMENT_KEYS}
     weighted = {k: Fraction(v) * WEIGHT for k, v in nrr.items()}
     total = sum(weighted.values(), Fraction(0))
     ikm = round2(total * SCALE_FACTOR)
@@ -163,9 +171,17 @@ def profile_breakdown(
     Every question and option appears (zeros included) in the questionnaire's order.
     An unknown question or option, or a missing answer, raises ValueError.
     """
+    return profile_counts([(p, 1) for p in profiles], questionnaire)
+
+
+def profile_counts(
+    groups: Sequence[tuple[Mapping[str, str], int]], questionnaire: Questionnaire | None = None
+) -> dict[str, dict[str, int]]:
+    """`profile_breakdown` of profiles given with how many respondents share each (what
+    a GROUP BY returns); errors name the group's position."""
     q = questionnaire or load_skm()
     counts = {p.key: dict.fromkeys(p.option_keys, 0) for p in q.profile}
-    for i, profile in enumerate(profiles):
+    for i, (profile, weight) in enumerate(groups):
         extra = sorted(set(profile) - set(counts))
         if extra:
             raise ValueError(f"respondent {i + 1}: unknown profile question(s) {', '.join(extra)}")
@@ -175,5 +191,5 @@ def profile_breakdown(
             value = profile[key]
             if value not in options:
                 raise ValueError(f"respondent {i + 1}: {key}: unknown option {value!r}")
-            options[value] += 1
+            options[value] += weight
     return counts

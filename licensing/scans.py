@@ -9,11 +9,18 @@ the header before any pixel is decoded.
 
 from __future__ import annotations
 
+import contextlib
+import io
+import os
+import resource
 import struct
+import subprocess
+import sys
 import zlib
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import BinaryIO
+from pathlib import Path
+from typing import Any, BinaryIO
 
 from PIL import Image
 from pypdf import PdfReader
@@ -33,6 +40,7 @@ _PDF_MAGIC = b"%PDF-"
 _JPEG_MAGIC = b"\xff\xd8\xff"
 _PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
 HEAD_SIZE = 8  # enough bytes for sniff() to decide
+_PACKAGE_ROOT = Path(__file__).resolve().parents[1]  # where `-m licensing.scans` imports
 
 # Reason codes, shared with storage.filestore.UploadRejected.
 UNSUPPORTED_TYPE = "unsupported_type"
@@ -140,11 +148,12 @@ def _inspect_image(fileobj: BinaryIO, kind: FileKind, max_pixels: int) -> ScanIn
                 raise ScanRejected(IMAGE_BROKEN, "zero dimension")
             if width * height > max_pixels:
                 raise ScanRejected(IMAGE_TOO_LARGE, f"{width}x{height}")
-            if kind is FileKind.JPEG:
-                # Decode at the smallest DCT scale (1/8): the whole entropy-coded
-                # stream is still parsed, at 1/64 of the pixel memory.
-                im.draft(None, (1, 1))
-                im.load()
+            progressive = kind is FileKind.JPEG and bool(
+                im.info.get("progressive") or im.info.get("progression"))
+            if kind is FileKind.JPEG and not progressive:
+                _decode_jpeg_draft(im)
+        if progressive:
+            _decode_apart(fileobj)
         if kind is FileKind.PNG:
             # Pillow can only decode a PNG into a full-size bitmap (up to 4 bytes a
             # pixel); inflating the data stream ourselves proves the same things in
@@ -160,6 +169,56 @@ def _inspect_image(fileobj: BinaryIO, kind: FileKind, max_pixels: int) -> ScanIn
         # SyntaxError, EOFError, struct.error... depending on where the plugin fails.
         raise ScanRejected(IMAGE_BROKEN, str(exc)) from exc
     return ScanInfo(kind=kind, pages=None, width=width, height=height)
+
+
+def _decode_jpeg_draft(im: Image.Image) -> None:
+    # Decode at the smallest DCT scale (1/8): the whole entropy-coded stream is still
+    # parsed, at 1/64 of the pixel memory.
+    im.draft(None, (1, 1))
+    im.load()
+
+
+_CHILD_MEMORY = 1024 * 1024 * 1024  # address-space cap of the decoding child
+
+
+def _decode_apart(fileobj: BinaryIO) -> None:
+    """Decode a progressive JPEG in a short-lived child process.
+
+    libjpeg keeps every DCT coefficient of a progressive image (about 3 bytes a pixel,
+    45 MB for 15 MP) even for a 1/8-scale draft; in a child that memory is returned the
+    moment it exits and never grows the server. Phones write baseline JPEGs, so the
+    ~0.2 s start of a Python child is paid rarely. Blocking: runs in the caller's thread.
+    """
+    fileobj.seek(0)
+    feed: dict[str, Any]
+    try:
+        fd = fileobj.fileno()
+        # The child reads the descriptor itself: rewind it, not just Python's buffer.
+        os.lseek(fd, 0, os.SEEK_SET)
+        feed = {"stdin": fd}
+    except (AttributeError, OSError, ValueError):
+        feed = {"input": fileobj.read()}  # an in-memory file (tests): piped
+    try:
+        done = subprocess.run(
+            [sys.executable, "-m", "licensing.scans", "--decode-jpeg"], **feed,
+            capture_output=True, timeout=120, check=False, cwd=_PACKAGE_ROOT)
+    except subprocess.TimeoutExpired as exc:
+        raise ScanRejected(IMAGE_BROKEN, "decoding took too long") from exc
+    if done.returncode != 0:
+        raise ScanRejected(IMAGE_BROKEN, done.stderr.decode(errors="replace")[-300:].strip())
+
+
+def _child_decode_jpeg() -> int:
+    """The child's side of `_decode_apart`: the JPEG on stdin, exit status 0 when whole."""
+    with contextlib.suppress(ValueError, OSError):  # a cap the platform refuses: go on
+        resource.setrlimit(resource.RLIMIT_AS, (_CHILD_MEMORY, _CHILD_MEMORY))
+    try:
+        with Image.open(io.BytesIO(sys.stdin.buffer.read()), formats=["JPEG"]) as im:
+            _decode_jpeg_draft(im)
+    except Exception as exc:  # the parent maps any failure to image_broken
+        print(f"{type(exc).__name__}: {exc}", file=sys.stderr)
+        return 1
+    return 0
 
 
 _PNG_CHANNELS = {0: 1, 2: 3, 3: 1, 4: 2, 6: 4}  # by colour type
@@ -261,3 +320,7 @@ def _check_png_data(fileobj: BinaryIO) -> None:
     # eof: the zlib stream ended and its Adler-32 matched; complete: no pixel missing.
     if rows is None or not inflater.eof or not rows.complete():
         raise ScanRejected(IMAGE_BROKEN, "image data incomplete")
+
+
+if __name__ == "__main__" and sys.argv[1:] == ["--decode-jpeg"]:
+    sys.exit(_child_decode_jpeg())

@@ -8,9 +8,10 @@ from __future__ import annotations
 
 from typing import Any
 
+from sqlalchemy import Table
+from sqlalchemy import inspect as sa_inspect
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
-from sqlalchemy.engine import CursorResult
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from service.outbox import mark_written
@@ -23,9 +24,17 @@ async def insert_once(session: AsyncSession, model: type[Base], rows: list[dict[
         return 0
     dialect = session.get_bind().dialect.name
     insert = pg_insert if dialect == "postgresql" else sqlite_insert
-    stmt = insert(model).values(rows).on_conflict_do_nothing(index_elements=[key])
-    result = await session.execute(stmt)
-    assert isinstance(result, CursorResult)
-    if model is OutboxMessage and result.rowcount:
+    # executemany, not one VALUES list: the statement compiles once (cached) and
+    # SQLAlchemy batches the rows ("insertmanyvalues"); a 500-row VALUES list was
+    # compiled afresh for every chunk of a broadcast. RETURNING names what went in.
+    # The Core table, not the mapped class: the ORM's bulk-insert layer cost more than
+    # the rows' own SQL (bench/data_growth.py profile).
+    table = model.__table__
+    assert isinstance(table, Table)
+    pk = sa_inspect(model).primary_key[0]
+    stmt = insert(table).on_conflict_do_nothing(index_elements=[key]).returning(pk)
+    result = await session.execute(stmt, rows)
+    inserted = len(result.all())
+    if model is OutboxMessage and inserted:
         mark_written(session)
-    return int(result.rowcount)
+    return inserted

@@ -10,12 +10,12 @@ from decimal import Decimal
 from fractions import Fraction
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import func, select
+from sqlalchemy import ColumnElement, and_, case, func, select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from licensing.catalog import Catalog
-from licensing.ikm import IkmResult, SampleCheck, compute_ikm, profile_breakdown, sample_check
-from licensing.skm import load_skm
+from licensing.ikm import IkmResult, SampleCheck, ikm_from_totals, profile_counts, sample_check
+from licensing.skm import ELEMENT_KEYS, SCALE, load_skm
 from storage.models import Application, SurveyResponse
 
 
@@ -38,31 +38,64 @@ def _bounds(catalog: Catalog, region: str, start: date, end: date) -> tuple[date
     return lo, hi
 
 
+def _answer(key: str) -> ColumnElement[int]:
+    column: ColumnElement[int] = SurveyResponse.answers[key].as_integer()
+    return column
+
+
+def _profile(key: str) -> ColumnElement[str]:
+    column: ColumnElement[str] = SurveyResponse.profile[key].as_string()
+    return column
+
+
 async def report(sessions: async_sessionmaker[AsyncSession], catalog: Catalog, *,
                  region: str, start: date, end: date,
                  profession: str | None = None) -> IkmReport:
+    """Summed and grouped by the database (index on region, submitted_at): one row of
+    sums and one row per distinct profile come back, however many people answered."""
     if end < start:
         raise ValueError("the period ends before it starts")
     lo, hi = _bounds(catalog, region, start, end)
+    skm = load_skm()
+    period = [SurveyResponse.region == region, SurveyResponse.submitted_at >= lo,
+              SurveyResponse.submitted_at < hi]
+    served = select(func.count()).select_from(Application).where(
+        Application.region == region, Application.submitted_at >= lo,
+        Application.submitted_at < hi)
+    if profession:
+        period.append(SurveyResponse.profession == profession)
+        served = served.where(Application.profession == profession)
+    # Each answer is read out of the JSON once per row (the subquery; OFFSET 0 keeps
+    # PostgreSQL from folding it into the sums and reading every key twice).
+    per_row = (select(*[_answer(k).label(k) for k in ELEMENT_KEYS]).where(*period)
+               .offset(0).subquery())
+    answers = [per_row.c[k] for k in ELEMENT_KEYS]
+    # An answer missing or outside 1-4 is counted, and refused as compute_ikm does.
+    invalid = func.sum(case((and_(*[a.between(SCALE[0], SCALE[-1]) for a in answers]), 0),
+                            else_=1))
+    sums = select(func.count(), invalid, *[func.sum(a) for a in answers])
+    keys = [p.key for p in skm.profile]
+    per_profile = (select(*[_profile(k).label(k) for k in keys]).where(*period)
+                   .offset(0).subquery())
+    profile = [per_profile.c[k] for k in keys]
+    # Only complete profiles are counted (a respondent may have skipped a question).
+    groups = (select(*profile, func.count()).where(*[p.is_not(None) for p in profile])
+              .group_by(*profile))
     async with sessions() as session:
-        q = select(SurveyResponse).where(SurveyResponse.region == region,
-                                         SurveyResponse.submitted_at >= lo,
-                                         SurveyResponse.submitted_at < hi)
-        served = select(func.count()).select_from(Application).where(
-            Application.region == region, Application.submitted_at >= lo,
-            Application.submitted_at < hi)
-        if profession:
-            q = q.where(SurveyResponse.profession == profession)
-            served = served.where(Application.profession == profession)
-        rows = (await session.scalars(q.order_by(SurveyResponse.id))).all()
+        n, bad, *totals = (await session.execute(sums)).one()
+        grouped = (await session.execute(groups)).all()
         population = int(await session.scalar(served) or 0)
-    answers = [{k: int(v) for k, v in r.answers.items()} for r in rows]
-    complete_profiles = [r.profile for r in rows if len(r.profile) == 4]
+    respondents = int(n or 0)
+    if bad:
+        raise ValueError(f"{bad} stored survey response(s) lack an answer 1-4 per element")
     return IkmReport(
         region=region, profession=profession, start=start, end=end,
-        result=compute_ikm(answers) if answers else None,
-        sample=sample_check(len(rows), population),
-        profiles=profile_breakdown(complete_profiles),
+        result=ikm_from_totals(respondents, {k: int(t) for k, t in zip(ELEMENT_KEYS, totals,
+                                                                        strict=True)})
+        if respondents else None,
+        sample=sample_check(respondents, population),
+        profiles=profile_counts([(dict(zip(keys, row[:-1], strict=True)), int(row[-1]))
+                                 for row in grouped]),
     )
 
 

@@ -234,69 +234,7 @@ async def control_card(session: AsyncSession, application_id: int) -> list[Appli
         .order_by(ApplicationEvent.id))).all())
 
 
-@dataclass(frozen=True)
-class QueueRow:
-    reg_no: str
-    full_name: str
-    profession: str
-    step: ProcedureStep
-    step_since: datetime
-    submitted_at: datetime
-    due_on: date | None
-    days_left: int | None
-    overdue: bool
-    waiting_for_applicant: bool
-    status: str
-
-
-async def queue(session: AsyncSession, *, catalog: Catalog, calendar: WorkingCalendar,
-                actor: Actor, now: datetime) -> list[QueueRow]:
-    """What waits at the steps of the actor's positions in their region, longest waiting
-    first."""
-    held: frozenset[str] = getattr(actor, "positions", frozenset())
-    # Only the steps these positions perform in this region (the index covers region, step).
-    codes = {s.code for e in catalog if e.region.slug == actor.region
-             for s in e.office_steps if s.position in held}
-    if not codes:
-        return []
-    # Plain columns and per-file document counts: no ORM objects for a long queue.
-    counts = (select(ApplicationDocument.application_id.label("app_id"),
-                     func.count().filter(ApplicationDocument.review == "rejected")
-                     .label("rejected"),
-                     func.count().filter(ApplicationDocument.review == "pending")
-                     .label("pending"))
-              .group_by(ApplicationDocument.application_id).subquery())
-    found = (await session.execute(
-        select(Application.id, Application.reg_no, Application.full_name,
-               Application.profession, Application.step_code, Application.step_since,
-               Application.submitted_at, Application.due_on, Application.status,
-               func.coalesce(counts.c.rejected, 0), func.coalesce(counts.c.pending, 0))
-        .outerjoin(counts, counts.c.app_id == Application.id)
-        .where(Application.region == actor.region, Application.step_code.in_(codes),
-               Application.status.not_in(CLOSED))
-        .order_by(Application.step_since, Application.id))).all()
-    rows = []
-    for (app_id, reg_no, full_name, profession, step_code, step_since, submitted_at, due_on,
-         status, rejected, pending) in found:
-        entry = catalog.find(actor.region, profession)
-        if entry is None:
-            continue
-        step = entry.step(step_code)
-        if step.position not in held:
-            continue
-        if _next_step(entry, step.code) is None:
-            # The procedure's very last step: once done, the file stays here, finished.
-            app = await load_file(session, actor=actor, reg_no=reg_no)
-            state = file_state(app, entry, await control_card(session, app_id))
-            if completing_action(step) in state.done:
-                continue
-        left = (calendar.days_left(_local_today(entry, now), due_on,
-                                   entry.deadline.unit.value) if due_on else None)
-        rows.append(QueueRow(reg_no, full_name, entry.profession.name, step, step_since,
-                             submitted_at, due_on, left, left is not None and left < 0,
-                             bool(rejected) and not pending, status))
-    # Files waiting on the applicant's corrections go last: nothing to do for them yet.
-    return sorted(rows, key=lambda r: r.waiting_for_applicant)
+# The officer's queue (filters, sorting, paging): service/queue.py.
 
 
 async def search(session: AsyncSession, *, actor: Actor, text: str,

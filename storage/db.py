@@ -69,6 +69,28 @@ def create_engine(url: str, *, echo: bool = False) -> AsyncEngine:
     return engine
 
 
+def create_read_engine(url: str) -> AsyncEngine | None:
+    """On SQLite, a second engine for pages and reports that only read: its own
+    connections (WAL lets them read while the writer writes), `query_only`, no BEGIN
+    IMMEDIATE, so a page render or a report never waits for, or holds, the single
+    writer connection. None on PostgreSQL (its pool serves both)."""
+    if not is_sqlite(url):
+        return None
+    args, kwargs = _sqlite_connect_args(make_url(url))
+    engine = create_async_engine(
+        url, pool_size=2, max_overflow=0, pool_timeout=60,
+        async_creator=sqlite_inline.connector(args, kwargs, SQLITE_BUSY_TIMEOUT_MS / 1000),
+    )
+
+    @event.listens_for(engine.sync_engine, "connect")
+    def _on_connect(dbapi_conn: Any, _record: Any) -> None:
+        cur = dbapi_conn.cursor()
+        cur.execute("PRAGMA query_only=ON")
+        cur.close()
+
+    return engine
+
+
 def _sqlite_connect_args(url: URL) -> tuple[list[Any], dict[str, Any]]:
     """The file name and options SQLAlchemy's SQLite dialect reads from the URL."""
     from sqlalchemy.dialects.sqlite.pysqlite import SQLiteDialect_pysqlite

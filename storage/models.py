@@ -26,6 +26,7 @@ from sqlalchemy import (
     UniqueConstraint,
     true,
 )
+from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.engine import Dialect
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
 from sqlalchemy.types import TypeDecorator
@@ -235,6 +236,18 @@ class Broadcast(Base):
     cancelled_at: Mapped[datetime | None]
 
 
+class BroadcastRecipient(Base):
+    """A broadcast's audience, selected once when queuing starts (one INSERT … SELECT);
+    its chunks then walk this table by applicant id instead of re-running the selection."""
+
+    __tablename__ = "broadcast_recipients"
+
+    broadcast_id: Mapped[int] = mapped_column(
+        ForeignKey("broadcasts.id", ondelete="CASCADE"), primary_key=True)
+    applicant_id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    application_id: Mapped[int] = mapped_column(BigId)
+
+
 class Blob(Base):
     """A stored file (scan, permit), content-addressed; the bytes live in the file store."""
 
@@ -252,10 +265,24 @@ class Blob(Base):
 
 class Application(Base):
     __tablename__ = "applications"
-    __table_args__ = (Index("ix_applications_region_step", "region", "step_code"),
-                      # The dashboard's counts per step: active files only, index-only.
-                      Index("ix_applications_dashboard", "region", "status", "profession",
-                            "step_code", "due_on"))
+    __table_args__ = (
+        Index("ix_applications_region_step", "region", "step_code"),
+        # Every chat turn asks whether the applicant has any application.
+        Index("ix_applications_applicant_id", "applicant_id"),
+        # The queue's default order (longest waiting first) within a region's steps.
+        Index("ix_applications_queue", "region", "step_code", "step_since", "id"),
+        # Search's newest-first order and the IKM's applicants-in-period count.
+        Index("ix_applications_region_submitted", "region", "submitted_at"),
+        # The dashboard's counts per step: active files only, index-only.
+        Index("ix_applications_dashboard", "region", "status", "profession",
+              "step_code", "due_on"),
+        # Search by part of a name or registration number: trigram indexes on
+        # PostgreSQL (ILIKE '%..%'); plain indexes elsewhere (SQLite stays a LIKE).
+        Index("ix_applications_full_name_trgm", "full_name", postgresql_using="gin",
+              postgresql_ops={"full_name": "gin_trgm_ops"}),
+        Index("ix_applications_reg_no_trgm", "reg_no", postgresql_using="gin",
+              postgresql_ops={"reg_no": "gin_trgm_ops"}),
+    )
 
     id: Mapped[int] = mapped_column(BigId, primary_key=True)
     reg_no: Mapped[str] = mapped_column(String(32), unique=True)
@@ -471,6 +498,9 @@ class Permit(Base):
     ready: Mapped[bool] = mapped_column(Boolean, default=True, server_default=true())
 
 
+SURVEY_JSON = JSON().with_variant(JSONB(), "postgresql")
+
+
 class SurveyResponse(Base):
     """One completed satisfaction survey (SKM), answers keyed by element, not position."""
 
@@ -482,8 +512,10 @@ class SurveyResponse(Base):
     region: Mapped[str] = mapped_column(String(40))
     profession: Mapped[str] = mapped_column(String(40))
     submitted_at: Mapped[datetime]
-    profile: Mapped[dict[str, Any]]  # question key -> option key (age, sex, ...)
-    answers: Mapped[dict[str, Any]]  # element key -> 1..4
+    # JSONB on PostgreSQL: the IKM sums answers in SQL, and `->>` on plain JSON parses
+    # the text again for every key of every row (3 s for 20,000 responses; 0.1 s as JSONB).
+    profile: Mapped[dict[str, Any]] = mapped_column(SURVEY_JSON)  # question -> option key
+    answers: Mapped[dict[str, Any]] = mapped_column(SURVEY_JSON)  # element key -> 1..4
 
 
 class StaffNotice(Base):

@@ -15,7 +15,7 @@ from notifications import broadcasts as bc
 from notifications.dispatcher import Delivery, SendResult
 from notifications.runner import Dispatcher
 from service.outbox import enqueue
-from storage.models import Applicant, Broadcast, OutboxMessage
+from storage.models import Applicant, Broadcast, BroadcastRecipient, OutboxMessage
 from tests.conftest import Clock
 from tests.notify_data import add_applicants
 from tests.rate_fake import RateLimitedFake
@@ -204,3 +204,22 @@ async def test_a_broadcast_never_starves_live_replies(app: App, clock: Clock) ->
     # bulk rows were still waiting.
     assert sent_until_reply - sent_before <= 2 * dispatcher.batch + 1
     assert sent_until_reply < 200
+
+
+async def test_the_audience_is_chosen_once_when_queuing_starts(app: App, clock: Clock) -> None:
+    await add_applicants(app.sessions, 6, now=clock.now, prefix="a")
+    bid = await bc.create_broadcast(app.sessions, app.catalog,
+                                    selection=bc.Selection(open_only=True), template="hi",
+                                    sender_username="admin", sender_role="admin",
+                                    now=clock.now, enqueue=False)
+    assert await bc.enqueue_chunk(app.sessions, app.catalog, bid, now=clock.now, chunk=2)
+    async with app.sessions() as s:
+        audience = (await s.scalars(select(BroadcastRecipient.applicant_id).where(
+            BroadcastRecipient.broadcast_id == bid))).all()
+    assert len(audience) == 6  # all of them, though only two are queued yet
+    # Someone who applies while it is being queued is not added halfway through.
+    await add_applicants(app.sessions, 3, now=clock.now, prefix="late")
+    await bc.enqueue_all(app.sessions, app.catalog, bid, now=clock.now, chunk=2)
+    rows = await _outbox(app)
+    assert sorted(r.applicant_id for r in rows) == sorted(audience)
+    assert (await bc.progress(app.sessions, bid)).queued == 6

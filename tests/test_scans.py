@@ -316,3 +316,31 @@ def test_padded_pdf_builder_hits_exact_size() -> None:
     assert len(data) == 300_000
     info = inspect_scan(io.BytesIO(data), max_pixels=MAX_PIXELS)
     assert info.pages == 1
+
+
+# --- progressive JPEG: decoded in a child process (issue 15) ------------------------
+
+
+def _progressive_jpeg(size: tuple[int, int] = (640, 480)) -> bytes:
+    out = io.BytesIO()
+    Image.effect_noise(size, 64).convert("RGB").save(out, "JPEG", progressive=True,
+                                                    quality=90)
+    return out.getvalue()
+
+
+def test_progressive_jpeg_is_accepted_from_a_file_and_from_memory(tmp_path: Path) -> None:
+    data = _progressive_jpeg()
+    path = _write(tmp_path, "p.jpg", data)
+    with path.open("rb") as fh:
+        assert inspect_scan(fh, max_pixels=MAX_PIXELS) == ScanInfo(
+            kind=FileKind.JPEG, pages=None, width=640, height=480)
+    assert inspect_scan(io.BytesIO(data), max_pixels=MAX_PIXELS).width == 640
+
+
+def test_truncated_progressive_jpeg_is_refused_by_the_child(tmp_path: Path) -> None:
+    data = _progressive_jpeg()
+    # The header is intact (size known), the scans stop halfway: only a decode sees it.
+    path = _write(tmp_path, "p.jpg", data[: len(data) // 2])
+    with path.open("rb") as fh, pytest.raises(ScanRejected) as caught:
+        inspect_scan(fh, max_pixels=MAX_PIXELS)
+    assert caught.value.code == "image_broken"

@@ -5,7 +5,9 @@ from __future__ import annotations
 import asyncio
 import csv
 import io
+from datetime import date
 from typing import Annotated
+from urllib.parse import urlencode
 from zoneinfo import ZoneInfo
 
 from fastapi import APIRouter, Form, Request
@@ -19,7 +21,8 @@ from backoffice.web import ROLE_NAMES, Denied, add_nav, base_path, environment, 
 from licensing.catalog import CatalogEntry, Role
 from licensing.dates import format_datetime
 from licensing.permit.render import html_to_pdf
-from service import office
+from service import office, queue
+from service.queue import QueueFilter, QueueSort
 from service.staff import SignedIn
 from storage.models import Application, ApplicationEvent, Blob
 
@@ -27,6 +30,9 @@ router = APIRouter()
 FILE_ROLES = tuple(r.value for r in Role if r not in (Role.APPLICANT, Role.ADMIN))
 add_nav("/queue", "Antrean saya", FILE_ROLES)
 add_nav("/search", "Cari berkas", FILE_ROLES)
+QUEUE_SORTS = ((QueueSort.WAITING.value, "Menunggu paling lama"),
+               (QueueSort.DEADLINE.value, "Batas waktu terdekat"),
+               (QueueSort.REG_NO.value, "Nomor registrasi"))
 
 
 def _no_admin(staff: SignedIn) -> None:
@@ -34,13 +40,35 @@ def _no_admin(staff: SignedIn) -> None:
         raise Denied("Admin mengelola akun staf dan tidak membuka berkas permohonan.")
 
 
+def _day(value: str) -> date | None:
+    try:
+        return date.fromisoformat(value) if value else None
+    except ValueError as exc:
+        raise Denied("Tanggal harus berbentuk TTTT-BB-HH.", status=400,
+                     title="Isian belum lengkap") from exc
+
+
 @router.get("/queue", response_class=HTMLResponse)
-async def my_queue(request: Request, parts: PartsDep, staff: CurrentStaff,
-                   db: SessionDep) -> Response:
+async def my_queue(request: Request, parts: PartsDep, staff: CurrentStaff, db: SessionDep,
+                   step: str = "", profession: str = "", overdue: str = "",
+                   submitted_from: str = "", submitted_to: str = "", sort: str = "",
+                   page: int = 1) -> Response:
     _no_admin(staff)
-    rows = await office.queue(db, catalog=parts.catalog, calendar=parts.calendar, actor=staff,
-                              now=parts.now())
-    return render(request, "queue.html", staff=staff, rows=rows, labels=labels)
+    try:
+        order = QueueSort(sort) if sort else QueueSort.WAITING
+    except ValueError as exc:
+        raise Denied("Urutan tidak dikenal.", status=400, title="Isian belum lengkap") from exc
+    want = QueueFilter(step=step or None, profession=profession or None,
+                       overdue=bool(overdue), submitted_from=_day(submitted_from),
+                       submitted_to=_day(submitted_to), sort=order, page=max(1, page))
+    found = await queue.page(db, catalog=parts.catalog, calendar=parts.calendar, actor=staff,
+                             now=parts.now(), want=want)
+    services = [(e.profession.slug, e.profession.name) for e in parts.catalog
+                if e.region.slug == staff.region]
+    args = {k: v for k, v in request.query_params.items() if k != "page"}
+    return render(request, "queue.html", staff=staff, rows=found.rows, found=found,
+                  want=want, services=services, sorts=QUEUE_SORTS,
+                  query=urlencode(args), labels=labels)
 
 
 @router.get("/search", response_class=HTMLResponse)

@@ -45,7 +45,7 @@ async def _report(parts: PartsDep, staff: SignedIn, region: str, start: str, end
         raise Denied(f"Layanan tidak dikenal di wilayah ini: {profession}.", status=404,
                      title="Tidak ditemukan")
     lo, hi = _period(parts, where, start, end)
-    return await ikm.report(parts.sessions, parts.catalog, region=where, start=lo, end=hi,
+    return await ikm.report(parts.readers, parts.catalog, region=where, start=lo, end=hi,
                             profession=profession or None)
 
 
