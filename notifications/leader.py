@@ -106,5 +106,5 @@ class Leadership:
             return
         try:  # closing the session releases the lock and the LISTEN
             await asyncio.wait_for(conn.close(), 2)
-        except BaseException:  # noqa: BLE001 - dead already; never block shutdown on it
+        except BaseException:
             conn.terminate()

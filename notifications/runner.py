@@ -153,11 +153,9 @@ class Dispatcher:
     async def _run_elected(self, stop: asyncio.Event, dsn: str) -> None:
         failures = 0
         while not stop.is_set():
-            beat = f"dispatcher:{self.channel}"
-            metrics.heartbeat(beat)
+            self._beat()
             leader = Leadership(dsn, lock_key(f"send:{self.channel}"),
-                                on_notify=self._notified,
-                                on_waiting=lambda: metrics.heartbeat(beat))
+                                on_notify=self._notified, on_waiting=self._beat)
             try:
                 await self._settle()  # what an earlier term sent is written first
                 if not await leader.acquire(stop):
@@ -169,7 +167,7 @@ class Dispatcher:
                 if not leader.lost.is_set():
                     return
                 raise ConnectionError("the sender lock's connection was lost")
-            except (*CONNECTION_ERRORS, ConnectionError) as exc:
+            except (*CONNECTION_ERRORS, ConnectionError) as exc:  # type: ignore[misc]
                 failures += 1
                 wait = min(0.25 * 2 ** failures, 5.0)
                 log.warning("outbox %s: database unavailable (%s: %s); retrying in %.1f s",
@@ -180,6 +178,10 @@ class Dispatcher:
             finally:
                 self._leader = None
                 await leader.close()
+
+    def _beat(self) -> None:
+        """The loop is alive (also while another process holds the sender lock)."""
+        metrics.heartbeat(f"dispatcher:{self.channel}")
 
     def _active(self) -> bool:
         return self._leader is None or not self._leader.lost.is_set()
@@ -199,7 +201,7 @@ class Dispatcher:
                 try:
                     await self._settle()
                     rows = await self._claim()
-                    metrics.heartbeat(f"dispatcher:{self.channel}")
+                    self._beat()
                 except Exception as exc:  # the database is away: back off, keep the loop
                     failures += 1
                     wait = min(0.1 * 2 ** failures, 5.0)
@@ -239,14 +241,14 @@ class Dispatcher:
         try:
             due = await next_due(self.sessions, self.channel, now=self.clock(),
                                  owner=self.owner)
-        except Exception:  # noqa: BLE001 - the next claim reports it
+        except Exception:
             return 1.0
         if due is None:
             return self.idle_poll
         return min(self.idle_poll, max(0.05, (due - self.clock()).total_seconds()))
 
     async def _idle(self, stop: asyncio.Event, seconds: float) -> None:
-        metrics.heartbeat(f"dispatcher:{self.channel}")
+        self._beat()
         self._wake.clear()
         waits = [asyncio.ensure_future(self._wake.wait()), asyncio.ensure_future(stop.wait())]
         if self._leader is not None:
@@ -271,7 +273,7 @@ class Dispatcher:
                     await self._leader.execute(_RENEW_SQL, until, ids, self.owner)
                 elif ids:
                     await renew(self.sessions, ids, owner=self.owner, until=until)
-            except Exception as exc:  # noqa: BLE001 - sends stop when the lease may lapse
+            except Exception as exc:
                 log.warning("outbox %s: renewing leases failed (%s)", self.channel,
                             type(exc).__name__)
                 continue
@@ -361,7 +363,7 @@ class Dispatcher:
         self._records.append((list(rows), write))
         try:
             await self._settle()
-        except Exception as exc:  # noqa: BLE001 - kept; written when the database is back
+        except Exception as exc:
             log.warning("outbox %s: recording results failed (%s); %d kept for later",
                         self.channel, type(exc).__name__, len(self._records))
 
