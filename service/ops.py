@@ -19,7 +19,14 @@ from sqlalchemy import null, select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from service.logctx import mask_nik
-from storage.models import Application, InboundMessage, OpsAudit, OutboxMessage, Permit
+from storage.models import (
+    Application,
+    InboundMessage,
+    InboundStatus,
+    OpsAudit,
+    OutboxMessage,
+    Permit,
+)
 
 
 class Kind(StrEnum):
@@ -108,7 +115,7 @@ async def act(sessions: async_sessionmaker[AsyncSession], *, kind: Kind, row_id:
                 m.status, m.error, m.handled_at = "pending", None, None
                 done = f"inbound row {row_id} queued again"
             else:
-                m.status, m.payload = "discarded", null()
+                m.status, m.payload = InboundStatus.DISCARDED, null()
                 done = f"inbound row {row_id} discarded"
         elif kind is Kind.outbox:
             o = await session.get(OutboxMessage, row_id, with_for_update=True)

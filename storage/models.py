@@ -99,12 +99,17 @@ class Conversation(Base):
     updated_at: Mapped[datetime]
 
 
+def _one_of(column: str, values: type[StrEnum]) -> str:
+    return f"{column} IN ({', '.join(repr(v.value) for v in values)})"
+
+
 class InboundStatus(StrEnum):
     """Where a recorded inbound payload stands (the stored strings)."""
 
     PENDING = "pending"  # recorded, not handled yet
     DONE = "done"  # handled: committed with the conversation's new state
     FAILED = "failed"  # dead letter: can never be handled; the reason is in `error`
+    DISCARDED = "discarded"  # a dead letter an operator set aside (`izin ops discard`)
 
 
 class InboundMessage(Base):
@@ -118,7 +123,7 @@ class InboundMessage(Base):
         UniqueConstraint("channel", "platform_id"),
         Index("ix_inbound_pending", "status", "id"),
         Index("ix_inbound_chat", "chat_key", "status", "seq", "id"),
-        CheckConstraint("status IN ('pending', 'done', 'failed')", name="status"),
+        CheckConstraint(_one_of("status", InboundStatus), name="status"),
     )
 
     id: Mapped[int] = mapped_column(BigId, primary_key=True)
@@ -157,10 +162,6 @@ class OutboxStatus(StrEnum):
     UNREACHABLE = "unreachable"  # blocked, deleted, not on the platform
     CANCELLED = "cancelled"  # its broadcast was cancelled
     HELD = "held"  # its broadcast is paused
-
-
-def _one_of(column: str, values: type[StrEnum]) -> str:
-    return f"{column} IN ({', '.join(repr(v.value) for v in values)})"
 
 
 class OutboxMessage(Base):

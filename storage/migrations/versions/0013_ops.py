@@ -20,7 +20,15 @@ depends_on: str | Sequence[str] | None = None
 BigId = sa.BigInteger().with_variant(sa.Integer(), 'sqlite')
 
 
+INBOUND_CHECK_OLD = "status IN ('pending', 'done', 'failed')"
+INBOUND_CHECK = "status IN ('pending', 'done', 'failed', 'discarded')"
+
+
 def upgrade() -> None:
+    # An operator may set a dead letter aside: a status of its own, so it is listed no more.
+    with op.batch_alter_table('inbound_messages', schema=None) as batch_op:
+        batch_op.drop_constraint(op.f('ck_inbound_messages_status'), type_='check')
+        batch_op.create_check_constraint('status', INBOUND_CHECK)
     op.create_table('ops_audit',
     sa.Column('id', BigId, nullable=False),
     sa.Column('at', sa.DateTime(timezone=True), nullable=False),
@@ -35,3 +43,7 @@ def upgrade() -> None:
 
 def downgrade() -> None:
     op.drop_table('ops_audit')
+    op.execute("UPDATE inbound_messages SET status = 'failed' WHERE status = 'discarded'")
+    with op.batch_alter_table('inbound_messages', schema=None) as batch_op:
+        batch_op.drop_constraint(op.f('ck_inbound_messages_status'), type_='check')
+        batch_op.create_check_constraint('status', INBOUND_CHECK_OLD)
