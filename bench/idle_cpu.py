@@ -35,8 +35,23 @@ def cpu_seconds(pid: int) -> float:
     return (int(fields[11]) + int(fields[12])) / TICKS  # utime + stime
 
 
+# --inbound-only: the outbox dispatchers' idle poll (notifications/runner.py, not the
+# inbound side's) switched off, to see what the rest of the server costs.
+QUIET_OUTBOX = """
+import sys
+from notifications import runner
+_init = runner.Dispatcher.__init__
+def _quiet(self, *a, **k):
+    _init(self, *a, **k)
+    self.idle_poll = 3600.0
+runner.Dispatcher.__init__ = _quiet
+from bot.cli import main
+sys.exit(main(["serve"]))
+"""
+
+
 async def measure(db: str | None, repo: Path, settle: float, window: float,
-                  channels: bool) -> float:
+                  channels: bool, inbound_only: bool = False) -> float:
     tg = await FakeTelegram().start()
     graph = FakeGraphAPI()
     graph_base = await graph.start()
@@ -54,8 +69,9 @@ async def measure(db: str | None, repo: Path, settle: float, window: float,
                 "IZIN_WHATSAPP_TOKEN": graph.token,
                 "IZIN_WHATSAPP_PHONE_NUMBER_ID": graph.phone_id,
                 "IZIN_WHATSAPP_APP_SECRET": "s", "IZIN_WHATSAPP_API_BASE": graph_base})
+        command = ["-c", QUIET_OUTBOX] if inbound_only else ["-m", "bot.cli", "serve"]
         proc = await asyncio.create_subprocess_exec(
-            sys.executable, "-m", "bot.cli", "serve", cwd=repo, env=env,
+            sys.executable, *command, cwd=repo, env=env,
             stdout=asyncio.subprocess.DEVNULL, stderr=asyncio.subprocess.DEVNULL)
         try:
             async with httpx.AsyncClient() as client:
@@ -84,11 +100,14 @@ def main() -> None:
     parser.add_argument("--settle", type=float, default=20.0)
     parser.add_argument("--window", type=float, default=60.0)
     parser.add_argument("--no-channels", action="store_true")
+    parser.add_argument("--inbound-only", action="store_true",
+                        help="switch the outbox dispatchers' idle poll off")
     args = parser.parse_args()
     per_second = asyncio.run(measure(args.db, args.repo.resolve(), args.settle, args.window,
-                                     not args.no_channels))
+                                     not args.no_channels, args.inbound_only))
     print(f"db={'postgresql' if args.db else 'sqlite'} repo={args.repo} "
-          f"channels={not args.no_channels} window={args.window:.0f}s "
+          f"channels={not args.no_channels} inbound_only={args.inbound_only} "
+          f"window={args.window:.0f}s "
           f"idle CPU {per_second * 1000:.1f} ms/s  (load {os.getloadavg()[0]:.2f})")
 
 
