@@ -317,7 +317,7 @@ class InboundPipeline:
                         not_before=_wall() + timedelta(seconds=self._backoff(attempts))))
 
     def _backoff(self, n: int) -> float:
-        return min(self.retry_max, self.retry_base * 2 ** max(0, n - 1))
+        return float(min(self.retry_max, self.retry_base * 2 ** max(0, n - 1)))
 
     async def _pause(self, seconds: float) -> None:
         with contextlib.suppress(TimeoutError):
