@@ -246,26 +246,31 @@ class InboundPipeline:
         async with self._limit:
             while not self._stop.is_set():
                 self._again.discard(key)
-                if not await self._retrying(partial(self._claim, key)):
-                    return  # another live process works it
                 try:
-                    await self._work(key)
-                finally:
+                    if not await self._work(key):
+                        return  # another live process works it
+                except BaseException:
                     with contextlib.suppress(Exception):  # else it expires
-                        await self._release(key)
-                if self._stop.is_set() or not await self._retrying(
-                        partial(self._has_pending, key)):
+                        await self._release_and_check(key)
+                    raise
+                # Released, then looked again: a row recorded while the lease was still
+                # held (its process's claim failed) is not left behind.
+                more = await self._retrying(partial(self._release_and_check, key))
+                if not more or self._stop.is_set():
                     return
 
-    async def _work(self, key: str) -> None:
+    async def _work(self, key: str) -> bool:
+        """Claim the chat and handle its rows in order; False when it was not claimed."""
         failures = 0
+        claim = True
         while not self._stop.is_set():
-            found = await self._retrying(partial(self._first_pending, key))
+            found = await self._retrying(partial(self._first_pending, key, claim))
             if found is None:
-                return  # the lease was lost, or nothing is left
+                return not claim  # the lease was lost, or never got
+            claim = False
             row, not_before, attempts = found
             if row is None:
-                return
+                return True
             wait = (not_before - _wall()).total_seconds() if not_before else 0.0
             if wait > 0:  # a reorder window or a backoff: an earlier row may still come
                 await self._pause(min(wait, 0.25))
@@ -280,6 +285,7 @@ class InboundPipeline:
                     await self._pause(self._backoff(failures))
                     continue
                 await self._retrying(partial(self._failed, row, attempts + 1, exc))
+        return True
 
     async def _handle(self, row: Recorded) -> None:
         try:
@@ -339,36 +345,29 @@ class InboundPipeline:
                 await asyncio.sleep(self._backoff(failures))
 
     # ---- the table ----
-    async def _claim(self, key: str) -> bool:
+    async def _release_and_check(self, key: str) -> bool:
+        """Give the chat up; True when it still has pending rows."""
+        async with self.runtime.sessions() as session, session.begin():
+            await session.execute(_RELEASE, {"v_key": key, "v_owner": self.owner})
+            return bool(await session.scalar(_HAS_PENDING, {"v_key": key}))
+
+    async def _first_pending(self, key: str, claim: bool
+                             ) -> tuple[Recorded | None, datetime | None, int] | None:
+        """Claim (or renew) the chat's lease and read its first pending row, in one
+        transaction; None: the lease is another's."""
         now = _wall()
         async with self.runtime.sessions() as session, session.begin():
             conn = await session.connection()
-            got = await conn.execute(_CLAIM[self._postgres], {
-                "v_key": key, "v_owner": self.owner, "v_expires": now + self.lease,
-                "v_now": now})
-            if got.first() is not None:
-                return True
-            held = await conn.scalar(_LEASE_EXPIRY, {"v_key": key})
-        if held is not None:
-            self._recheck_at(held)  # taken over then if its owner has died
-        return False
-
-    async def _release(self, key: str) -> None:
-        async with self.runtime.sessions() as session, session.begin():
-            await session.execute(_RELEASE, {"v_key": key, "v_owner": self.owner})
-
-    async def _has_pending(self, key: str) -> bool:
-        async with self.runtime.sessions() as session:
-            return bool(await session.scalar(_HAS_PENDING, {"v_key": key}))
-
-    async def _first_pending(self, key: str
-                             ) -> tuple[Recorded | None, datetime | None, int] | None:
-        """Renew the lease and read the chat's first pending row; None: lease lost."""
-        async with self.runtime.sessions() as session, session.begin():
-            conn = await session.connection()
-            renewed = await conn.execute(_RENEW_ONE, {
-                "v_key": key, "v_owner": self.owner, "v_expires": _wall() + self.lease})
-            if renewed.rowcount == 0:
+            params = {"v_key": key, "v_owner": self.owner, "v_expires": now + self.lease,
+                      "v_now": now}
+            if claim:
+                ours = (await conn.execute(_CLAIM[self._postgres], params)).first() is not None
+            else:
+                ours = (await conn.execute(_RENEW_ONE, params)).rowcount > 0
+            if not ours:
+                held = await conn.scalar(_LEASE_EXPIRY, {"v_key": key})
+                if held is not None:
+                    self._recheck_at(held)  # taken over then if its owner has died
                 return None
             found = (await conn.execute(_FIRST_PENDING, {"v_key": key})).first()
         if found is None:
