@@ -5,8 +5,8 @@ Telegram does), spread over the processes in turn; the clock runs from the first
 until every update is handled (committed with its conversation). The database is
 reset first: give it a database of its own.
 
-    .venv/bin/python bench/inbound_processes.py --db postgresql+asyncpg://postgres@127.0.0.1:5432/DB \
-        --processes 1 2 --chats 40 --messages 10
+    .venv/bin/python bench/inbound_processes.py \
+        --db postgresql+asyncpg://postgres@127.0.0.1:5432/DB --processes 1 2 --chats 30
 """
 
 from __future__ import annotations
