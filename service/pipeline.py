@@ -8,14 +8,16 @@ platform's order, one at a time across any number of processes on one database.
 - The worker always takes the chat's first pending row in (`seq`, `id`) order, and
   `Runtime.handle` marks it handled in the conversation's own transaction with
   `WHERE status = 'pending'`: even two processes on one chat (a lease lost to a stall)
-  never handle a row twice nor run a later row before an earlier one.
+  never handle a row twice nor run a later row before an earlier one. A process that
+  finds a chat held looks again when that lease would expire.
 - Transient failures (database unreachable, connection reset, serialization failure,
   timeouts) are retried with backoff, forever; any other error is retried
   `max_attempts` times, then the row becomes a dead letter (`failed` + `error`) and
   the chat goes on with its next row.
 - Wake-ups, not polling: a payload recorded in this process wakes its chat at once;
   on PostgreSQL other processes hear of it through LISTEN/NOTIFY. A sweep every
-  `sweep_every` seconds finds what a notification missed and chats whose owner died.
+  `sweep_every` seconds (and on every (re)connection of the listener) finds what a
+  notification missed.
 """
 
 from __future__ import annotations
@@ -117,7 +119,7 @@ def _wall() -> datetime:
 class InboundPipeline:
     def __init__(self, runtime: Runtime, adapter: ChannelAdapter, *,
                  on_handled: Callable[[], None] | None = None,
-                 lease_seconds: float = 5.0, sweep_every: float = 2.0,
+                 lease_seconds: float = 5.0, sweep_every: float = 10.0,
                  max_attempts: int = 3, retry_base: float = 0.2, retry_max: float = 5.0,
                  max_chats: int = 64, listen_url: str | None = None) -> None:
         self.runtime = runtime
@@ -138,6 +140,7 @@ class InboundPipeline:
         self._again: set[str] = set()
         self._woken: set[str] = set()
         self._sweep = True
+        self._next_sweep: float | None = None  # loop time a held lease expires
         self._wake = asyncio.Event()
         self._stop = asyncio.Event()
         self._postgres = runtime.sessions.kw["bind"].dialect.name == "postgresql"
@@ -171,27 +174,30 @@ class InboundPipeline:
         stopper = asyncio.create_task(stop.wait())
         stopper.add_done_callback(lambda _: self._wake.set())
         loop = asyncio.get_running_loop()
-        next_sweep = loop.time()
+        regular = loop.time()
         try:
             while not stop.is_set():
                 # At least once per sweep: readiness reads it as this loop's pulse.
                 metrics.heartbeat(f"inbound:{self.channel}")
                 self._wake.clear()
-                if self._sweep or loop.time() >= next_sweep:
+                now = loop.time()
+                due = self._next_sweep is not None and now >= self._next_sweep
+                if self._sweep or due or now >= regular:
                     self._sweep = False
-                    next_sweep = loop.time() + self.sweep_every
+                    self._next_sweep = None
+                    regular = now + self.sweep_every
                     try:
                         self._woken |= set(await self._due_chats())
                     except Exception as exc:  # the database may be away
                         log.warning("inbound sweep failed (%s); retrying",
                                     type(exc).__name__)
-                        next_sweep = loop.time() + min(self.sweep_every, 1.0)
+                        regular = loop.time() + min(self.sweep_every, 1.0)
                 woken, self._woken = self._woken, set()
                 for key in woken:
                     self._start(key)
+                until = min(regular, self._next_sweep or regular)
                 with contextlib.suppress(TimeoutError):
-                    await asyncio.wait_for(self._wake.wait(),
-                                           max(0.0, next_sweep - loop.time()))
+                    await asyncio.wait_for(self._wake.wait(), max(0.0, until - loop.time()))
         finally:
             stopper.cancel()
             self.runtime.remove_inbound_listener(self._recorded)
@@ -243,26 +249,31 @@ class InboundPipeline:
         async with self._limit:
             while not self._stop.is_set():
                 self._again.discard(key)
-                if not await self._retrying(partial(self._claim, key)):
-                    return  # another live process works it
                 try:
-                    await self._work(key)
-                finally:
+                    if not await self._work(key):
+                        return  # another live process works it
+                except BaseException:
                     with contextlib.suppress(Exception):  # else it expires
-                        await self._release(key)
-                if self._stop.is_set() or not await self._retrying(
-                        partial(self._has_pending, key)):
+                        await self._release_and_check(key)
+                    raise
+                # Released, then looked again: a row recorded while the lease was still
+                # held (its process's claim failed) is not left behind.
+                more = await self._retrying(partial(self._release_and_check, key))
+                if not more or self._stop.is_set():
                     return
 
-    async def _work(self, key: str) -> None:
+    async def _work(self, key: str) -> bool:
+        """Claim the chat and handle its rows in order; False when it was not claimed."""
         failures = 0
+        claim = True
         while not self._stop.is_set():
-            found = await self._retrying(partial(self._first_pending, key))
+            found = await self._retrying(partial(self._first_pending, key, claim))
             if found is None:
-                return  # the lease was lost, or nothing is left
+                return not claim  # the lease was lost, or never got
+            claim = False
             row, not_before, attempts = found
             if row is None:
-                return
+                return True
             wait = (not_before - _wall()).total_seconds() if not_before else 0.0
             if wait > 0:  # a reorder window or a backoff: an earlier row may still come
                 await self._pause(min(wait, 0.25))
@@ -277,6 +288,7 @@ class InboundPipeline:
                     await self._pause(self._backoff(failures))
                     continue
                 await self._retrying(partial(self._failed, row, attempts + 1, exc))
+        return True
 
     async def _handle(self, row: Recorded) -> None:
         try:
@@ -336,31 +348,29 @@ class InboundPipeline:
                 await asyncio.sleep(self._backoff(failures))
 
     # ---- the table ----
-    async def _claim(self, key: str) -> bool:
+    async def _release_and_check(self, key: str) -> bool:
+        """Give the chat up; True when it still has pending rows."""
+        async with self.runtime.sessions() as session, session.begin():
+            await session.execute(_RELEASE, {"v_key": key, "v_owner": self.owner})
+            return bool(await session.scalar(_HAS_PENDING, {"v_key": key}))
+
+    async def _first_pending(self, key: str, claim: bool
+                             ) -> tuple[Recorded | None, datetime | None, int] | None:
+        """Claim (or renew) the chat's lease and read its first pending row, in one
+        transaction; None: the lease is another's."""
         now = _wall()
         async with self.runtime.sessions() as session, session.begin():
             conn = await session.connection()
-            got = await conn.execute(_CLAIM[self._postgres], {
-                "v_key": key, "v_owner": self.owner, "v_expires": now + self.lease,
-                "v_now": now})
-            return got.first() is not None
-
-    async def _release(self, key: str) -> None:
-        async with self.runtime.sessions() as session, session.begin():
-            await session.execute(_RELEASE, {"v_key": key, "v_owner": self.owner})
-
-    async def _has_pending(self, key: str) -> bool:
-        async with self.runtime.sessions() as session:
-            return bool(await session.scalar(_HAS_PENDING, {"v_key": key}))
-
-    async def _first_pending(self, key: str
-                             ) -> tuple[Recorded | None, datetime | None, int] | None:
-        """Renew the lease and read the chat's first pending row; None: lease lost."""
-        async with self.runtime.sessions() as session, session.begin():
-            conn = await session.connection()
-            renewed = await conn.execute(_RENEW_ONE, {
-                "v_key": key, "v_owner": self.owner, "v_expires": _wall() + self.lease})
-            if renewed.rowcount == 0:
+            params = {"v_key": key, "v_owner": self.owner, "v_expires": now + self.lease,
+                      "v_now": now}
+            if claim:
+                ours = (await conn.execute(_CLAIM[self._postgres], params)).first() is not None
+            else:
+                ours = (await conn.execute(_RENEW_ONE, params)).rowcount > 0
+            if not ours:
+                held = await conn.scalar(_LEASE_EXPIRY, {"v_key": key})
+                if held is not None:
+                    self._recheck_at(held)  # taken over then if its owner has died
                 return None
             found = (await conn.execute(_FIRST_PENDING, {"v_key": key})).first()
         if found is None:
@@ -370,10 +380,26 @@ class InboundPipeline:
                 found.attempts)
 
     async def _due_chats(self) -> list[str]:
+        """Chats with pending rows nobody live works; a chat another process holds is
+        looked at again the moment its lease would expire (a dead owner's chats are
+        taken over then, not at the next sweep)."""
+        now = _wall()
         async with self.runtime.sessions() as session:
-            rows = await session.scalars(_DUE_CHATS, {
-                "v_channel": self.channel, "v_now": _wall(), "v_owner": self.owner})
-            return [k for k in rows.all() if k not in self._tasks]
+            rows = (await session.execute(_PENDING_CHATS, {"v_channel": self.channel})).all()
+        due = []
+        for key, owner, expires_at in rows:
+            if owner is None or owner == self.owner or expires_at < now:
+                if key not in self._tasks:
+                    due.append(key)
+            else:
+                self._recheck_at(expires_at)
+        return due
+
+    def _recheck_at(self, when: datetime) -> None:
+        at = asyncio.get_running_loop().time() + (when - _wall()).total_seconds() + 0.05
+        if self._next_sweep is None or at < self._next_sweep:
+            self._next_sweep = at
+            self._wake.set()
 
     async def _heartbeat(self, stop: asyncio.Event) -> None:
         """Renew the leases of chats being worked, a few times per lease."""
@@ -404,6 +430,7 @@ _CLAIM = tuple(
                                 expires_at=bindparam("v_expires")))
     for insert_ in (sqlite_insert, pg_insert)  # indexed by "is PostgreSQL"
 )
+_LEASE_EXPIRY = select(_leases.c.expires_at).where(_leases.c.chat_key == bindparam("v_key"))
 _RELEASE = delete(_leases).where(_leases.c.chat_key == bindparam("v_key"),
                                  _leases.c.owner == bindparam("v_owner"))
 _RENEW_ONE = (update(_leases).where(_leases.c.chat_key == bindparam("v_key"),
@@ -419,12 +446,10 @@ _FIRST_PENDING = (
     .where(_inbound.c.chat_key == bindparam("v_key"), _PENDING)
     .order_by(_inbound.c.seq, _inbound.c.id).limit(1)
 )
-# Chats with pending rows that nobody live works (no lease, an expired one, or ours).
-_DUE_CHATS = (
-    select(_inbound.c.chat_key).distinct()
+# Chats with pending rows, and who holds each (if anyone).
+_PENDING_CHATS = (
+    select(_inbound.c.chat_key, _leases.c.owner, _leases.c.expires_at).distinct()
     .select_from(_inbound.outerjoin(_leases, _leases.c.chat_key == _inbound.c.chat_key))
-    .where(_inbound.c.channel == bindparam("v_channel"), _PENDING,
-           _leases.c.chat_key.is_(None) | (_leases.c.expires_at < bindparam("v_now"))
-           | (_leases.c.owner == bindparam("v_owner")))
+    .where(_inbound.c.channel == bindparam("v_channel"), _PENDING)
     .limit(1000)
 )

@@ -66,7 +66,7 @@ def webhook_secret(settings: Settings) -> str:
 
 class TelegramChannel:
     def __init__(self, app: App, bot: Bot, *, secret: str, rate_per_second: float = 30,
-                 per_chat_interval: float = 1.0, idle_poll: float = 2.0,
+                 per_chat_interval: float = 1.0, idle_poll: float = 10.0,
                  staff_chat_id: str | None = None, staff_every: float = 15.0) -> None:
         self.app = app
         self.staff_chat_id = staff_chat_id

@@ -27,9 +27,9 @@ log = logging.getLogger(__name__)
 
 IGNORED_TYPES = {"reaction"}  # nothing to answer
 MAX_BODY = 3 * 1024 * 1024  # Meta batches at most a few KB per change; refuse floods
-# A body may nest deeper than one message may (MAX_DEPTH): a deep message is a dead
-# letter of its own, its batch's other messages still go in.
-BODY_DEPTH = 200
+# A body may nest as deep as the JSON parser goes (a few hundred levels): a message
+# deeper than MAX_DEPTH is a dead letter of its own, its batch's other messages go in.
+BODY_DEPTH = 10_000
 
 
 def whatsapp_routes(get_app: Callable[[], App]) -> APIRouter:

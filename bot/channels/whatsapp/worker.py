@@ -28,7 +28,7 @@ log = logging.getLogger(__name__)
 
 UNSUPPORTED_MEDIA = {"audio", "video", "sticker"}
 DOWNLOAD_TRIES = 3
-STATUS_SWEEP = 5.0  # seconds: statuses whose message's wamid became known meanwhile
+STATUS_SWEEP = 10.0  # seconds: statuses whose message's wamid became known meanwhile
 
 _workers: weakref.WeakSet[InboundWorker] = weakref.WeakSet()
 
@@ -45,7 +45,7 @@ class InboundWorker:
     channel = CHANNEL
 
     def __init__(self, app: App, client: GraphClient, *,
-                 on_handled: Callable[[], None] | None = None, sweep_every: float = 2.0,
+                 on_handled: Callable[[], None] | None = None, sweep_every: float = 10.0,
                  retry_pause: float = 0.5) -> None:
         self.app = app
         self.client = client
