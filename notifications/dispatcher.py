@@ -100,7 +100,7 @@ _CLAIM_LOCK = text("SELECT pg_advisory_xact_lock(:key)")
 def _claim_statement(pg: bool, applicant: bool) -> Any:
     o = cast(Table, OutboxMessage.__table__)
     e = aliased(OutboxMessage)
-    now = bindparam("now")
+    now: Any = bindparam("now")
     # A chat's messages go in order: nothing is claimed while an earlier message of the
     # same chat is in flight (a live lease) or waiting for a retry-after. A waiting
     # broadcast or reminder (held for quiet hours, say) does not hold back a reply or an

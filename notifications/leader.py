@@ -28,6 +28,7 @@ log = logging.getLogger(__name__)
 KEEPALIVE = {"tcp_keepalives_idle": "5", "tcp_keepalives_interval": "2",
              "tcp_keepalives_count": "2", "application_name": "izin-dispatcher"}
 NOTIFY_CHANNEL = "izin_outbox"
+# ConnectionError (ours: the lock connection was lost) is an OSError.
 CONNECTION_ERRORS: tuple[type[BaseException], ...] = (
     OSError, asyncpg.PostgresError, asyncpg.InterfaceError, TimeoutError)
 
@@ -101,5 +102,5 @@ class Leadership:
             return
         try:  # closing the session releases the lock and the LISTEN
             await asyncio.wait_for(conn.close(), 2)
-        except BaseException:  # noqa: BLE001 - dead already; never block shutdown on it
+        except BaseException:  # dead already; never block shutdown on it
             conn.terminate()
