@@ -42,7 +42,7 @@ from notifications.dispatcher import (
     release,
     renew,
 )
-from notifications.leader import CONNECTION_ERRORS, Leadership, asyncpg_dsn
+from notifications.leader import Leadership, asyncpg_dsn
 from service.outbox import written
 from storage.models import OutboxMessage
 
@@ -137,6 +137,8 @@ class Dispatcher:
         self._valid_until = 0.0  # monotonic: our leases certainly hold until then
         self._records: deque[_Result] = deque()
         self._settling = asyncio.Lock()
+        self.record_every = 0.05
+        self._recorder: asyncio.Task[None] | None = None
 
     def wake(self) -> None:
         """Tell the loop new rows are waiting."""
@@ -158,6 +160,8 @@ class Dispatcher:
                 await self._run_elected(stop, self._dsn)
         finally:
             unsubscribe()
+            if self._recorder is not None:
+                self._recorder.cancel()
             with contextlib.suppress(Exception):
                 await self._settle()
 
@@ -177,7 +181,7 @@ class Dispatcher:
                 if not leader.lost.is_set():
                     return
                 raise ConnectionError("the sender lock's connection was lost")
-            except CONNECTION_ERRORS as exc:
+            except Exception as exc:  # the database away (raw or wrapped by SQLAlchemy)
                 failures += 1
                 wait = min(0.25 * 2 ** failures, 5.0)
                 log.warning("outbox %s: database unavailable (%s: %s); retrying in %.1f s",
@@ -313,8 +317,11 @@ class Dispatcher:
         by_chat: OrderedDict[str, list[OutboxMessage]] = OrderedDict()
         for row in rows:
             by_chat.setdefault(row.chat_id, []).append(row)
-        await asyncio.gather(*(self._send_chat(chat, chat_rows)
-                               for chat, chat_rows in by_chat.items()))
+        try:
+            await asyncio.gather(*(self._send_chat(chat, chat_rows)
+                                   for chat, chat_rows in by_chat.items()))
+        finally:  # written before the next claim, which may need a chat's next row
+            await self._keep(None)
 
     async def _send_chat(self, chat_id: str, rows: list[OutboxMessage]) -> None:
         for i, row in enumerate(rows):
@@ -336,9 +343,11 @@ class Dispatcher:
                 result = SendResult(ok=False, error=f"{type(exc).__name__}: {exc}")
             self._last_sent[chat_id] = time.monotonic()
             if result.ok:
-                # Written at once (grouped with whatever else is waiting), so a kill
-                # leaves unrecorded only what was on the wire or being committed.
-                await self._keep(_Result([row], sent=(result, self.clock())))
+                # Written within `record_every` (with the other successes of that
+                # moment: one commit), so a kill leaves unrecorded only what was on
+                # the wire or about to be committed.
+                self._records.append(_Result([row], sent=(result, self.clock())))
+                self._record_soon()
                 continue
             now = self.clock()
             await self._record([row], functools.partial(
@@ -356,10 +365,19 @@ class Dispatcher:
         if rows:
             await self._keep(_Result(list(rows), write=write))
 
-    async def _keep(self, result: _Result) -> None:
-        """Write a result now if the database takes it, else keep it for `_settle` (the
-        rows stay leased to us meanwhile)."""
-        self._records.append(result)
+    def _record_soon(self) -> None:
+        if self._recorder is None or self._recorder.done():
+            self._recorder = asyncio.create_task(self._record_later())
+
+    async def _record_later(self) -> None:
+        await asyncio.sleep(self.record_every)
+        await self._keep(None)
+
+    async def _keep(self, result: _Result | None) -> None:
+        """Write a result (and any kept before it) now if the database takes it, else keep
+        it for `_settle` (the rows stay leased to us meanwhile)."""
+        if result is not None:
+            self._records.append(result)
         try:
             await self._settle()
         except Exception as exc:  # kept; written when the database is back
