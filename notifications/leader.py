@@ -14,22 +14,17 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import logging
 from collections.abc import Callable
 from typing import Any
 
 import asyncpg
 from sqlalchemy.engine import make_url
 
-log = logging.getLogger(__name__)
-
 # The server gives up on a silent client after ~9 s (idle 5 s, then 2 probes 2 s apart),
 # which ends its session and frees the lock for another process.
 KEEPALIVE = {"tcp_keepalives_idle": "5", "tcp_keepalives_interval": "2",
              "tcp_keepalives_count": "2", "application_name": "izin-dispatcher"}
 NOTIFY_CHANNEL = "izin_outbox"
-CONNECTION_ERRORS: tuple[type[BaseException], ...] = (
-    OSError, asyncpg.PostgresError, asyncpg.InterfaceError, TimeoutError)
 
 
 def asyncpg_dsn(sqlalchemy_url: str) -> str:
@@ -106,5 +101,5 @@ class Leadership:
             return
         try:  # closing the session releases the lock and the LISTEN
             await asyncio.wait_for(conn.close(), 2)
-        except BaseException:
+        except BaseException:  # dead already; never block shutdown on it
             conn.terminate()

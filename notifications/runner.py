@@ -19,10 +19,12 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import functools
+import itertools
 import logging
 import time
 from collections import OrderedDict, deque
 from collections.abc import Awaitable, Callable, Sequence
+from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
@@ -40,7 +42,7 @@ from notifications.dispatcher import (
     release,
     renew,
 )
-from notifications.leader import CONNECTION_ERRORS, Leadership, asyncpg_dsn
+from notifications.leader import Leadership, asyncpg_dsn
 from service import metrics
 from service.outbox import written
 from storage.models import OutboxMessage
@@ -76,6 +78,16 @@ class TokenBucket:
 
 
 _Write = Callable[[], Awaitable[None]]
+
+
+@dataclass
+class _Result:
+    """A result to write: a success (written together with the successes queued next to
+    it: one executemany, one commit) or another statement (failure, release)."""
+
+    rows: list[OutboxMessage]
+    write: _Write | None = None
+    sent: tuple[SendResult, datetime] | None = None
 
 
 class Dispatcher:
@@ -124,8 +136,10 @@ class Dispatcher:
         self._wake = asyncio.Event()
         self._held: dict[int, OutboxMessage] = {}  # claimed, result not yet written
         self._valid_until = 0.0  # monotonic: our leases certainly hold until then
-        self._records: deque[tuple[list[OutboxMessage], _Write]] = deque()
+        self._records: deque[_Result] = deque()
         self._settling = asyncio.Lock()
+        self.record_every = 0.05
+        self._recorder: asyncio.Task[None] | None = None
 
     def wake(self) -> None:
         """Tell the loop new rows are waiting."""
@@ -147,7 +161,9 @@ class Dispatcher:
                 await self._run_elected(stop, self._dsn)
         finally:
             unsubscribe()
-            with contextlib.suppress(*CONNECTION_ERRORS, Exception):
+            if self._recorder is not None:
+                self._recorder.cancel()
+            with contextlib.suppress(Exception):
                 await self._settle()
 
     async def _run_elected(self, stop: asyncio.Event, dsn: str) -> None:
@@ -167,7 +183,7 @@ class Dispatcher:
                 if not leader.lost.is_set():
                     return
                 raise ConnectionError("the sender lock's connection was lost")
-            except (*CONNECTION_ERRORS, ConnectionError) as exc:  # type: ignore[misc]
+            except Exception as exc:  # the database away (raw or wrapped by SQLAlchemy)
                 failures += 1
                 wait = min(0.25 * 2 ** failures, 5.0)
                 log.warning("outbox %s: database unavailable (%s: %s); retrying in %.1f s",
@@ -241,7 +257,7 @@ class Dispatcher:
         try:
             due = await next_due(self.sessions, self.channel, now=self.clock(),
                                  owner=self.owner)
-        except Exception:
+        except Exception:  # the next claim reports it
             return 1.0
         if due is None:
             return self.idle_poll
@@ -273,7 +289,7 @@ class Dispatcher:
                     await self._leader.execute(_RENEW_SQL, until, ids, self.owner)
                 elif ids:
                     await renew(self.sessions, ids, owner=self.owner, until=until)
-            except Exception as exc:
+            except Exception as exc:  # sends stop when the lease may lapse
                 log.warning("outbox %s: renewing leases failed (%s)", self.channel,
                             type(exc).__name__)
                 continue
@@ -309,19 +325,13 @@ class Dispatcher:
         by_chat: OrderedDict[str, list[OutboxMessage]] = OrderedDict()
         for row in rows:
             by_chat.setdefault(row.chat_id, []).append(row)
-        sent: list[tuple[OutboxMessage, SendResult, datetime]] = []
         try:
-            await asyncio.gather(*(self._send_chat(chat, chat_rows, sent)
+            await asyncio.gather(*(self._send_chat(chat, chat_rows)
                                    for chat, chat_rows in by_chat.items()))
-        finally:
-            # One commit for the batch's sends; kept and written later if the database
-            # is away (the rows stay leased to us meanwhile).
-            done = list(sent)
-            await self._record([r for r, _, _ in done],
-                               functools.partial(complete_sent, self.sessions, done))
+        finally:  # written before the next claim, which may need a chat's next row
+            await self._keep(None)
 
-    async def _send_chat(self, chat_id: str, rows: list[OutboxMessage],
-                         sent: list[tuple[OutboxMessage, SendResult, datetime]]) -> None:
+    async def _send_chat(self, chat_id: str, rows: list[OutboxMessage]) -> None:
         for i, row in enumerate(rows):
             last = self._last_sent.get(chat_id)
             if last is not None:
@@ -342,7 +352,11 @@ class Dispatcher:
             metrics.count_send(self.sender.channel, result)
             self._last_sent[chat_id] = time.monotonic()
             if result.ok:
-                sent.append((row, result, self.clock()))
+                # Written within `record_every` (with the other successes of that
+                # moment: one commit), so a kill leaves unrecorded only what was on
+                # the wire or about to be committed.
+                self._records.append(_Result([row], sent=(result, self.clock())))
+                self._record_soon()
                 continue
             now = self.clock()
             await self._record([row], functools.partial(
@@ -357,13 +371,25 @@ class Dispatcher:
 
     # ---- writing results ----
     async def _record(self, rows: Sequence[OutboxMessage], write: _Write) -> None:
-        """Write a result now if the database takes it, else keep it for `_settle`."""
-        if not rows:
-            return
-        self._records.append((list(rows), write))
+        if rows:
+            await self._keep(_Result(list(rows), write=write))
+
+    def _record_soon(self) -> None:
+        if self._recorder is None or self._recorder.done():
+            self._recorder = asyncio.create_task(self._record_later())
+
+    async def _record_later(self) -> None:
+        await asyncio.sleep(self.record_every)
+        await self._keep(None)
+
+    async def _keep(self, result: _Result | None) -> None:
+        """Write a result (and any kept before it) now if the database takes it, else keep
+        it for `_settle` (the rows stay leased to us meanwhile)."""
+        if result is not None:
+            self._records.append(result)
         try:
             await self._settle()
-        except Exception as exc:
+        except Exception as exc:  # kept; written when the database is back
             log.warning("outbox %s: recording results failed (%s); %d kept for later",
                         self.channel, type(exc).__name__, len(self._records))
 
@@ -371,11 +397,19 @@ class Dispatcher:
         """Write the kept results, oldest first; raises while the database is away."""
         async with self._settling:
             while self._records:
-                rows, write = self._records[0]
-                await write()
-                self._records.popleft()
-                for row in rows:
-                    self._held.pop(row.id, None)
+                group = [self._records[0]]
+                if group[0].sent is None:
+                    assert group[0].write is not None
+                    await group[0].write()
+                else:  # the successes queued in a row: one statement, one commit
+                    group = list(itertools.takewhile(lambda r: r.sent is not None,
+                                                     self._records))
+                    await complete_sent(self.sessions, [
+                        (r.rows[0], *r.sent) for r in group if r.sent is not None])
+                for r in group:
+                    self._records.popleft()
+                    for row in r.rows:
+                        self._held.pop(row.id, None)
 
 
 async def _sleep(stop: asyncio.Event, seconds: float) -> None:

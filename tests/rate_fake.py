@@ -3,9 +3,9 @@
 Global: a token bucket of `per_second` tokens (so at most `per_second` sends in any
 second, bursts up to that); per chat: one message per `per_chat_interval` seconds. A send
 beyond either is refused with SendResult(ok=False, retry_after=...), counted in
-`too_many`, as the platforms answer 429. Optionally appends every accepted outbox id to
-a file (one per line with the wall-clock time, flushed), so a test can count
-deliveries across processes.
+`too_many`, as the platforms answer 429. Optionally appends every accepted outbox id
+with the wall-clock time to a file (one per line, flushed), so a test can count and
+time deliveries across processes.
 """
 
 from __future__ import annotations
