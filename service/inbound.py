@@ -17,7 +17,8 @@ from dataclasses import dataclass, fields
 from datetime import UTC, datetime
 from typing import Any, cast
 
-from sqlalchemy import Table, bindparam, select, update
+from sqlalchemy import Table, bindparam, delete, select, update
+from sqlalchemy import event as sa_event
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.exc import IntegrityError
@@ -30,6 +31,7 @@ from conversations.types import (
     Context,
     DocumentView,
     InboundEvent,
+    NoticeChoices,
     OutMessage,
     PermitView,
     State,
@@ -38,7 +40,7 @@ from licensing.calendar import WorkingCalendar
 from licensing.catalog import Catalog
 from service.effects import RegistrationNumberTaken, apply_effects
 from service.outbox import enqueue_replies
-from storage.filestore import StoredBlob
+from storage.filestore import FileStore, StoredBlob
 from storage.models import (
     Applicant,
     Application,
@@ -75,6 +77,7 @@ class Runtime:
     max_upload_bytes: int = 10 * 1024 * 1024
     clock: Callable[[], datetime] = lambda: datetime.now(UTC)
     new_code: Callable[[], str] = random_code
+    files: FileStore | None = None  # to remove a file nobody asked for
 
     def __post_init__(self) -> None:
         # Events of one chat run one at a time in this process (the row lock does it
@@ -209,17 +212,17 @@ class Runtime:
         if row is None:  # first message of this chat
             applicant = await get_or_create_applicant(session, channel, external_id, now)
             conv = await _locked_conversation(session, applicant.id, now)
-            applicant_id, name, state = applicant.id, applicant.display_name, conv.state
+            applicant_id, name, state, notice = (applicant.id, applicant.display_name,
+                                                 conv.state, applicant.notice_choices)
         else:
-            applicant_id, name, state = row
+            applicant_id, name, state, notice = row
         if display_name and not name:
             touched = await conn.execute(_TOUCH_NAMED, {"row_id": applicant_id, "now": now,
                                                         "v_name": display_name[:200]})
         else:
             touched = await conn.execute(_TOUCH, {"row_id": applicant_id, "now": now})
         has_apps = bool(touched.scalar_one())
-        if blob is not None:
-            await _record_blob(conn, blob, now)
+        new_blob = blob is not None and await _record_blob(conn, blob, now)
 
         ctx = Context(
             now=now,
@@ -229,6 +232,7 @@ class Runtime:
             applications=(await application_views(session, applicant_id, self.catalog)
                           if has_apps else ()),
             max_upload_bytes=self.max_upload_bytes,
+            notice=_notice(notice),
         )
         result = engine.step(State.from_dict(state), event, ctx)
         if result.effects:  # rare (language, submit...): through the ORM, as elsewhere
@@ -240,7 +244,29 @@ class Runtime:
                                          "v_state": _state_row(result.state)})
         await enqueue_replies(conn, applicant_id=applicant_id, channel=channel,
                               chat_id=external_id, messages=result.messages, now=now)
+        if new_blob and blob is not None and not result.file_kept:
+            # Nobody asked for it and nobody else had these bytes: do not keep them.
+            await conn.execute(_DELETE_BLOB, {"v_sha256": blob.sha256})
+            self.discard_after_commit(session, blob.sha256)
         return Outcome(duplicate=False, messages=result.messages, applicant_id=applicant_id)
+
+    def discard_after_commit(self, session: AsyncSession, sha256: str) -> None:
+        """Remove a stored file once the transaction that forgot it has committed (a
+        rollback keeps the file: the event runs again and may want it)."""
+        if self.files is None:
+            return
+        files = self.files
+
+        @sa_event.listens_for(session.sync_session, "after_commit", once=True)
+        def _remove(_session: object) -> None:
+            files.remove(sha256)
+
+
+def _notice(raw: dict[str, Any] | None) -> NoticeChoices | None:
+    if not raw or not raw.get("token"):
+        return None
+    return NoticeChoices(token=str(raw["token"]),
+                         choices=tuple((str(c[0]), str(c[1])) for c in raw.get("choices", ())))
 
 
 def _state_row(state: State) -> dict[str, Any]:
@@ -267,7 +293,7 @@ _MARK_HANDLED = (
 # Applicant and its conversation, row-locked on PostgreSQL (SQLite's BEGIN IMMEDIATE
 # serialises writers), in one round trip.
 _LOAD_CHAT = (
-    select(Applicant.id, Applicant.display_name, Conversation.state)
+    select(Applicant.id, Applicant.display_name, Conversation.state, Applicant.notice_choices)
     .join(Conversation, Conversation.applicant_id == Applicant.id)
     .where(Applicant.channel == bindparam("channel"),
            Applicant.external_id == bindparam("external_id"))
@@ -334,17 +360,20 @@ async def _locked_conversation(
     return conv
 
 
-async def _record_blob(conn: AsyncConnection, blob: StoredBlob, now: datetime) -> None:
-    """Record a stored file once. Two chats may upload the same bytes at the same moment
-    (the store is content-addressed), so the insert must tolerate the other's row:
-    a check-then-insert raced on PostgreSQL (found by bench/journeys.py)."""
-    await conn.execute(_RECORD_BLOB[conn.dialect.name == "postgresql"], {
+async def _record_blob(conn: AsyncConnection, blob: StoredBlob, now: datetime) -> bool:
+    """Record a stored file once; True when this event is the first to have it. Two
+    chats may upload the same bytes at the same moment (the store is content-addressed),
+    so the insert must tolerate the other's row: a check-then-insert raced on PostgreSQL
+    (found by bench/journeys.py)."""
+    inserted = await conn.execute(_RECORD_BLOB[conn.dialect.name == "postgresql"], {
         "v_sha256": blob.sha256, "v_size": blob.size, "v_kind": blob.kind,
         "v_media_type": blob.media_type, "v_pages": blob.pages, "v_width": blob.width,
         "v_height": blob.height, "now": now})
+    return inserted.rowcount == 1
 
 
 _blobs = cast(Table, Blob.__table__)
+_DELETE_BLOB = delete(_blobs).where(_blobs.c.sha256 == bindparam("v_sha256"))
 _RECORD_BLOB = tuple(
     insert_(_blobs).values(
         sha256=bindparam("v_sha256"), size=bindparam("v_size"), kind=bindparam("v_kind"),
@@ -384,7 +413,7 @@ async def application_views(
             clock_started_on=a.clock_started_on, due_on=a.due_on,
             documents=tuple(DocumentView(d.requirement_code, d.review, d.review_reason)
                             for d in a.documents),
-            permit=permits.get(a.id),
+            permit=permits.get(a.id), full_name=a.full_name,
         )
         for a in apps
     )
