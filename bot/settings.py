@@ -57,6 +57,9 @@ class Settings(BaseSettings):
     office_secure_cookies: bool | None = None
 
     log_level: str = "INFO"
+    # The terminal chat saves documents and images the bot sends here (default under
+    # data_dir) and prints their path.
+    chat_downloads: Path | None = None
 
     @cached_property
     def db_url(self) -> str:
@@ -67,6 +70,10 @@ class Settings(BaseSettings):
     @property
     def files_dir(self) -> Path:
         return self.data_dir / "files"
+
+    @property
+    def chat_downloads_dir(self) -> Path:
+        return self.chat_downloads or self.data_dir / "chat-downloads"
 
     @property
     def dev_cert_path(self) -> Path:

@@ -18,7 +18,6 @@ from datetime import UTC, datetime
 from typing import Any, cast
 
 from sqlalchemy import Table, bindparam, delete, select, update
-from sqlalchemy import event as sa_event
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.exc import IntegrityError
@@ -65,6 +64,7 @@ class Outcome:
     duplicate: bool
     messages: tuple[OutMessage, ...] = ()
     applicant_id: int | None = None
+    discarded: str | None = None  # the sha256 of a file nobody asked for, not kept
 
 
 @dataclass
@@ -151,8 +151,11 @@ class Runtime:
         async with self.chat_lock(f"{channel}:{external_id}"):
             for _ in range(3):
                 try:
-                    return await self._handle(channel, external_id, platform_id, event,
-                                              display_name, blob, pending_id)
+                    outcome = await self._handle(channel, external_id, platform_id, event,
+                                                 display_name, blob, pending_id)
+                    if outcome.discarded is not None:
+                        await self._remove_file(outcome.discarded)
+                    return outcome
                 except RegistrationNumberTaken:
                     log.warning("registration number collision; running the event again")
             raise RuntimeError("three registration number collisions in a row")
@@ -247,19 +250,19 @@ class Runtime:
         if new_blob and blob is not None and not result.file_kept:
             # Nobody asked for it and nobody else had these bytes: do not keep them.
             await conn.execute(_DELETE_BLOB, {"v_sha256": blob.sha256})
-            self.discard_after_commit(session, blob.sha256)
+            return Outcome(duplicate=False, messages=result.messages,
+                           applicant_id=applicant_id, discarded=blob.sha256)
         return Outcome(duplicate=False, messages=result.messages, applicant_id=applicant_id)
 
-    def discard_after_commit(self, session: AsyncSession, sha256: str) -> None:
-        """Remove a stored file once the transaction that forgot it has committed (a
-        rollback keeps the file: the event runs again and may want it)."""
+    async def _remove_file(self, sha256: str) -> None:
+        """Remove a file the committed event forgot, unless another chat recorded the
+        same bytes meanwhile (the store is content-addressed)."""
         if self.files is None:
             return
-        files = self.files
-
-        @sa_event.listens_for(session.sync_session, "after_commit", once=True)
-        def _remove(_session: object) -> None:
-            files.remove(sha256)
+        async with self.sessions() as session:
+            if await session.scalar(select(Blob.sha256).where(Blob.sha256 == sha256)):
+                return
+        self.files.remove(sha256)
 
 
 def _notice(raw: dict[str, Any] | None) -> NoticeChoices | None:
