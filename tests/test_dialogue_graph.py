@@ -9,18 +9,19 @@ from __future__ import annotations
 
 import json
 from collections import deque
-from dataclasses import replace
+from dataclasses import dataclass, replace
 from typing import Any
 
 import pytest
 
-from conversations.engine import step
+from conversations.engine import step as engine_step
 from conversations.turn import STEPS
 from conversations.types import (
     ApplicationView,
     Context,
     InboundEvent,
     NoticeChoices,
+    OutMessage,
     PermitView,
     State,
     StepResult,
@@ -110,9 +111,25 @@ BACKWARDS = {cid(Kind.NAV_BACK), cid(Kind.NAV_MENU)}
 UPLOAD = InboundEvent.upload("a" * 64, "pdf", 1000)
 
 
-def walk(lang: str) -> tuple[dict[tuple[Any, ...], State], int]:
+@dataclass
+class Graph:
+    lang: str
+    states: dict[tuple[Any, ...], State]
+    checks: int
+    messages: dict[tuple[str, str], OutMessage]  # every distinct message the walk saw
+
+
+def walk(lang: str) -> Graph:
     """Every (step, offered choices) reachable by buttons, words and files; checks each
-    offered choice's typed forms on the way. Returns the states seen and the checks."""
+    offered choice's typed forms on the way."""
+    messages: dict[tuple[str, str], OutMessage] = {}
+
+    def step(state: State, event: InboundEvent, context: Context) -> StepResult:
+        result = engine_step(state, event, context)
+        for m in result.messages:
+            messages.setdefault((m.kind, m.text), m)
+        return result
+
     first = step(State(), InboundEvent.message("halo"), ctx()).state
     start = step(first, InboundEvent.choose(cid(Kind.LANGUAGE, lang)), ctx()).state
     seen: dict[tuple[Any, ...], State] = {}
@@ -142,19 +159,18 @@ def walk(lang: str) -> tuple[dict[tuple[Any, ...], State], int]:
                 for choice_id, _ in choices:
                     nexts.append(step(state, InboundEvent.choose(choice_id), ctx()).state)
         queue.extend(s for s in nexts if _key(s) not in seen)
-    return seen, checks
+    return Graph(lang, seen, checks, messages)
 
 
 @pytest.fixture(scope="module", params=["id", "en"])
-def graph(request: pytest.FixtureRequest) -> tuple[str, dict[tuple[Any, ...], State], int]:
-    seen, checks = walk(request.param)
-    return request.param, seen, checks
+def graph(request: pytest.FixtureRequest) -> Graph:
+    return walk(request.param)
 
 
 def test_every_step_is_reached_and_every_choice_typed_leads_where_its_button_leads(
-    graph: tuple[str, dict[tuple[Any, ...], State], int],
+    graph: Graph,
 ) -> None:
-    lang, seen, checks = graph
+    lang, seen, checks = graph.lang, graph.states, graph.checks
     assert {s.step for s in seen.values()} == set(STEPS), set(STEPS) - {
         s.step for s in seen.values()}
     assert checks > 400  # every choice of every step, by number and by label
@@ -163,18 +179,18 @@ def test_every_step_is_reached_and_every_choice_typed_leads_where_its_button_lea
 
 @pytest.mark.parametrize("notice", sorted(NOTICES))
 def test_every_notice_choice_typed_from_every_step_does_what_its_button_does(
-    graph: tuple[str, dict[tuple[Any, ...], State], int], notice: str,
+    graph: Graph, notice: str,
 ) -> None:
-    _, seen, _ = graph
+    seen = graph.states
     choices = NOTICES[notice]
     with_notice = ctx(NoticeChoices(token=f"t-{notice}", choices=choices))
     for state in seen.values():
         if state.lang is None:
             continue  # before a language is chosen, only the language question listens
         for n, (choice_id, label) in enumerate(choices, start=1):
-            pressed = step(state, InboundEvent.choose(choice_id), with_notice)
+            pressed = engine_step(state, InboundEvent.choose(choice_id), with_notice)
             for typed in (str(n), label):
-                got = step(state, InboundEvent.message(typed), with_notice)
+                got = engine_step(state, InboundEvent.message(typed), with_notice)
                 assert outcome(got) == outcome(pressed), (state.step, choice_id, typed)
             assert "belum memahami" not in " ".join(m.text for m in pressed.messages)
 
@@ -182,11 +198,31 @@ def test_every_notice_choice_typed_from_every_step_does_what_its_button_does(
 def test_a_notice_taken_in_once_does_not_override_later_questions() -> None:
     """After the notice's choice was answered, a number means the new question's."""
     notice = NoticeChoices(token="t1", choices=NOTICES["permit_ready"])
-    menu = step(step(State(), InboundEvent.message("halo"), ctx()).state,
-                InboundEvent.choose(cid(Kind.LANGUAGE, "id")), ctx()).state
-    survey = step(menu, InboundEvent.message("1"), ctx(notice))
+    menu = engine_step(engine_step(State(), InboundEvent.message("halo"), ctx()).state,
+                       InboundEvent.choose(cid(Kind.LANGUAGE, "id")), ctx()).state
+    survey = engine_step(menu, InboundEvent.message("1"), ctx(notice))
     assert survey.state.step is StepName.SURVEY_QUESTION
     # The same notice is still the latest one queued; "1" now answers the survey.
-    again = step(survey.state, InboundEvent.message("1"), ctx(notice))
+    again = engine_step(survey.state, InboundEvent.message("1"), ctx(notice))
     assert again.state.step is StepName.SURVEY_QUESTION
     assert again.state.data["survey"]["profile"]  # the first question was answered
+
+
+# --- every message an applicant can receive, against the channels' limits -------------
+TELEGRAM_TEXT, TELEGRAM_CAPTION, CALLBACK_BYTES = 4096, 1024, 64
+WHATSAPP_TEXT, WHATSAPP_INTERACTIVE_BODY = 4096, 1024
+
+
+def test_every_dialogue_message_fits_each_channel_without_being_cut(graph: Graph) -> None:
+    """What the dialogue says fits as one message everywhere: a question with buttons in
+    WhatsApp's 1024-character interactive body, a text in one Telegram message."""
+    assert len(graph.messages) > 300
+    for (kind, text), message in graph.messages.items():
+        if kind == "choices":
+            assert len(text) <= WHATSAPP_INTERACTIVE_BODY, text
+        elif kind in ("document", "image"):
+            assert len(text) <= TELEGRAM_CAPTION, text
+        else:
+            assert len(text) <= min(TELEGRAM_TEXT, WHATSAPP_TEXT), text
+        for c in message.choices:
+            assert len(c.id.encode()) <= CALLBACK_BYTES, c.id
