@@ -17,7 +17,6 @@ import pytest
 from conversations.engine import step as engine_step
 from conversations.turn import STEPS
 from conversations.types import (
-    ApplicationView,
     Context,
     InboundEvent,
     NoticeChoices,

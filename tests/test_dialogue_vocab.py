@@ -149,7 +149,7 @@ def test_each_upload_gets_a_progress_line_not_the_whole_list() -> None:
 
 def test_the_same_file_for_two_requirements_is_flagged() -> None:
     entry = CATALOG.get("purwakarta", "okupasi-terapis")
-    st, results = run([*APPLY_PWK, *DATA, PDF, PDF])
+    _, results = run([*APPLY_PWK, *DATA, PDF, PDF])
     warning = "\n".join(m.text for m in results[-1].messages)
     assert "sama persis" in warning and entry.uploads[0].title in warning
     assert "Ganti berkas" in warning

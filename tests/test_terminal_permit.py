@@ -4,6 +4,7 @@ permit, which the terminal saves to its downloads folder (issue 18)."""
 
 from __future__ import annotations
 
+import asyncio
 import re
 from pathlib import Path
 
@@ -59,8 +60,9 @@ async def test_terminal_applicant_takes_the_survey_and_gets_the_signed_pdf(
         survey = await s.scalar(select(SurveyResponse))
     assert permit is not None and permit.blob_sha256 and permit.delivered_at is not None
     assert survey is not None and set(survey.answers.values()) == {4}
-    assert path.read_bytes() == app.files.path_for(permit.blob_sha256).read_bytes()
-    assert path.read_bytes().startswith(b"%PDF")
+    received = await asyncio.to_thread(path.read_bytes)
+    stored = await asyncio.to_thread(app.files.path_for(permit.blob_sha256).read_bytes)
+    assert received == stored and received.startswith(b"%PDF")
 
     # Later, the status offers the permit again, and "1" sends it again.
     out = await run_script(app, user, ["/status", "1"])

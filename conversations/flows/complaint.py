@@ -78,7 +78,9 @@ class Region:
         if chosen is not None and chosen.kind is Kind.REGION:
             c = _c(turn)
             c["region"] = chosen.arg
-            return StepName.COMPLAINT_PROFESSION if c.get("about") == "service" else StepName.COMPLAINT_CATEGORY
+            if c.get("about") == "service":
+                return StepName.COMPLAINT_PROFESSION
+            return StepName.COMPLAINT_CATEGORY
         return UNHANDLED
 
 

@@ -106,12 +106,14 @@ class Question:
         menu = turn.choice(Kind.NAV_MENU, "survey.later")
         if part == "profile":
             q = skm.profile_question(key)
-            choices = [Choice(cid(Kind.SURVEY_PROFILE, key, o.key), o.label(lang)) for o in q.options]
+            choices = [Choice(cid(Kind.SURVEY_PROFILE, key, o.key), o.label(lang))
+                       for o in q.options]
             turn.ask("survey.profile_question", [*choices, menu], question=q.question(lang),
                      number=skm.profile.index(q) + 1, total=len(skm.profile))
         else:
             e = skm.element(key)
-            choices = [Choice(cid(Kind.SURVEY_ELEMENT, key, str(a.value)), a.label(lang)) for a in e.answers]
+            choices = [Choice(cid(Kind.SURVEY_ELEMENT, key, str(a.value)), a.label(lang))
+                       for a in e.answers]
             turn.ask("survey.element_question", [*choices, menu], name=e.name(lang),
                      question=e.question(lang), number=skm.elements.index(e) + 1,
                      total=len(skm.elements))
