@@ -36,27 +36,31 @@ _SAFE_NAME = re.compile(r"[^A-Za-z0-9._-]+")
 
 
 class ConsoleSender:
-    """Collects a batch of deliveries; `flush` prints them in the order they were queued
-    (the dispatcher sends replies before notices, which in a terminal would put a fresh
-    answer above an older notice)."""
+    """Prints deliveries. With `hold`, a batch waits for `flush`, which prints it in the
+    order it was queued (the dispatcher sends replies before notices, which in a
+    terminal would put a fresh answer above an older notice)."""
 
     channel = CHANNEL
 
     def __init__(self, write: Callable[[str], None], files: FileStore | None = None,
-                 downloads: Path | None = None) -> None:
+                 downloads: Path | None = None, *, hold: bool = False) -> None:
         self._write = write
         self._files = files
         self._downloads = downloads
+        self._hold = hold
         self._batch: list[Delivery] = []
 
     async def send(self, delivery: Delivery) -> SendResult:
         self._batch.append(delivery)
+        if not self._hold:
+            await self.flush()
         return SendResult(ok=True, platform_message_id=uuid.uuid4().hex)
 
     async def flush(self) -> None:
         batch, self._batch = sorted(self._batch, key=lambda d: d.outbox_id), []
         for delivery in batch:
-            saved = await asyncio.to_thread(self._save, delivery)
+            saved = (await asyncio.to_thread(self._save, delivery)
+                     if delivery.message.kind in ("document", "image") else None)
             self._write(render(delivery.message, saved=saved))
 
     def _save(self, delivery: Delivery) -> Path | None:
@@ -82,7 +86,8 @@ class ConsoleChat:
     def __init__(self, app: App, user: str, write: Callable[[str], None]) -> None:
         self.app = app
         self.user = user
-        self.sender = ConsoleSender(write, app.files, app.settings.chat_downloads_dir)
+        self.sender = ConsoleSender(write, app.files, app.settings.chat_downloads_dir,
+                                    hold=True)
         self._write = write
 
     async def say(self, line: str) -> None:
