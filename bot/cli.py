@@ -91,8 +91,10 @@ def cmd_db_downgrade(args: argparse.Namespace, settings: Settings) -> int:
 
 
 def cmd_chat(args: argparse.Namespace, settings: Settings) -> int:
-    from bot.channels.console.chat import run
+    from bot.channels.console.chat import keep_logs_out_of_the_chat, run
     from bot.composition import build
+
+    keep_logs_out_of_the_chat(settings.data_dir / "chat.log")
 
     async def main() -> None:
         app = await build(settings)

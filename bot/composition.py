@@ -62,7 +62,7 @@ async def build(settings: Settings | None = None, *, migrate: bool | None = None
         inspector=make_inspector(settings.max_image_pixels),
     )
     runtime = Runtime(sessions=sessions, catalog=catalog, calendar=calendar,
-                      max_upload_bytes=settings.max_upload_bytes)
+                      max_upload_bytes=settings.max_upload_bytes, files=files)
     prechecker = None
     if settings.precheck:
         prechecker = PrecheckRunner(sessions=sessions, files=files, catalog=catalog,

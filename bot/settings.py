@@ -95,6 +95,9 @@ class Settings(BaseSettings):
             raise ValueError(f"unknown log level {value!r}: use DEBUG, INFO, WARNING, "
                              "ERROR or CRITICAL")
         return name
+    # The terminal chat saves documents and images the bot sends here (default under
+    # data_dir) and prints their path.
+    chat_downloads: Path | None = None
 
     @cached_property
     def db_url(self) -> str:
@@ -105,6 +108,10 @@ class Settings(BaseSettings):
     @property
     def files_dir(self) -> Path:
         return self.data_dir / "files"
+
+    @property
+    def chat_downloads_dir(self) -> Path:
+        return self.chat_downloads or self.data_dir / "chat-downloads"
 
     @property
     def dev_cert_path(self) -> Path:

@@ -15,16 +15,9 @@ from typing import Any
 
 from conversations import flows  # noqa: F401  (registers every step)
 from conversations.flows.common import go_menu, start_deep_link
-from conversations.turn import (
-    GLOBAL_CHOICES,
-    REPROMPT,
-    STAY,
-    STEPS,
-    UNHANDLED,
-    Turn,
-    goto_step,
-)
+from conversations.turn import GLOBAL_CHOICES, STEPS, Turn, goto_step
 from conversations.types import Context, InboundEvent, State, StepResult
+from conversations.vocab import Kind, Outcome, StepName
 
 GLOBAL_WORDS = {
     "help": "help", "bantuan": "help", "tolong": "help", "?": "help",
@@ -57,34 +50,44 @@ def _command(text: str) -> tuple[str | None, str]:
     return GLOBAL_WORDS.get(_normalise(raw)), ""
 
 
-def _exact_offered(state: State, text: str) -> str | None:
-    norm = _normalise(text)
-    for cid, label in state.offered:
-        if _normalise(label) == norm or _normalise(_strip_symbols(label)) == norm:
-            return cid
-    return None
-
-
 def _strip_symbols(label: str) -> str:
     """'📝 Ajukan permohonan' -> 'Ajukan permohonan' (emoji and arrows lead some labels)."""
     return re.sub(r"^\W+", "", label)
 
 
-def _match_offered(state: State, text: str) -> str | None:
-    """A typed answer to the last choices: its number, or a unique part of its label."""
-    if not state.offered:
+def _exact(offered: list[list[str]], text: str) -> str | None:
+    norm = _normalise(text)
+    for choice_id, label in offered:
+        if _normalise(label) == norm or _normalise(_strip_symbols(label)) == norm:
+            return choice_id
+    return None
+
+
+def _partial(offered: list[list[str]], text: str) -> str | None:
+    """A unique part of one label (at least two characters)."""
+    norm = _normalise(text)
+    if len(norm) < 2:
         return None
+    found = [choice_id for choice_id, label in offered if norm in _normalise(label)]
+    return found[0] if len(found) == 1 else None
+
+
+def typed_choice(state: State, text: str) -> str | None:
+    """The choice a typed answer picks: a number counts in the choices last shown in
+    the chat (a notice's, when one came after the step's question); a label is looked
+    for there first, then among the current step's choices."""
+    shown = state.last_shown
     norm = _normalise(text)
     if norm.isdigit():
         n = int(norm)
-        return state.offered[n - 1][0] if 1 <= n <= len(state.offered) else None
-    if len(norm) < 2:
-        return None
-    exact = [cid for cid, label in state.offered if _normalise(label) == norm]
-    if exact:
-        return exact[0]
-    partial = [cid for cid, label in state.offered if norm in _normalise(label)]
-    return partial[0] if len(partial) == 1 else None
+        return shown[n - 1][0] if 1 <= n <= len(shown) else None
+    pools = [shown] if shown is state.offered else [shown, state.offered]
+    for find in (_exact, _partial):
+        for pool in pools:
+            found = find(pool, text)
+            if found is not None:
+                return found
+    return None
 
 
 def copy_state(state: State) -> State:
@@ -108,46 +111,48 @@ def step(state: State, event: InboundEvent, ctx: Context) -> StepResult:
     """Run one inbound event through the dialogue."""
     turn = Turn(copy_state(state), ctx)  # the caller's state is never mutated
     st = turn.state
-    if st.step not in STEPS:  # a step removed by an upgrade: start over at the menu
-        st.step, st.history = ("menu.main" if st.lang else "start.language"), []
+    notice = ctx.notice
+    if notice is not None and notice.token != st.notice and st.lang is not None:
+        # A notice with choices reached the chat after the step's own question.
+        st.shown, st.notice = [list(c) for c in notice.choices], notice.token
 
     if st.lang is None and not st.offered:
         # A first message, whatever it says, gets the language question.
         cmd, arg = _command(event.text) if event.kind == "text" else (None, "")
         if not (cmd == "start" and arg and _global(turn, cmd, arg)):
-            goto_step(turn, "start.language", history=[])
-        return StepResult(turn.state, tuple(turn.messages), tuple(turn.effects))
+            if event.kind in ("file", "file_rejected"):
+                turn.say("common.file_before_start")
+            goto_step(turn, StepName.LANGUAGE, history=[])
+        return turn.result()
 
     if event.kind == "text":
         # What is on screen wins: an exact label beats a global word of the same name.
-        exact = _exact_offered(st, event.text)
+        exact = _exact(st.last_shown, event.text) or _exact(st.offered, event.text)
         cmd, arg = _command(event.text)
         if exact is None and cmd is not None and _global(turn, cmd, arg):
-            return StepResult(turn.state, tuple(turn.messages), tuple(turn.effects))
-        matched = exact or _match_offered(st, event.text)
+            return turn.result()
+        matched = exact or typed_choice(st, event.text)
         if matched is not None:
-            event = InboundEvent.choose(matched)
-    elif event.kind == "choice" and (event.choice_id or "").startswith("!"):
-        name, _, arg = (event.choice_id or "")[1:].partition(":")
-        handler = GLOBAL_CHOICES.get(name)
+            event = InboundEvent.choose(matched)  # from here on exactly like the button
+
+    chosen = event.chosen
+    if chosen is not None and chosen.kind.is_global:
+        handler = GLOBAL_CHOICES.get(chosen.kind)
         if handler is not None and st.lang is not None:
-            handler(turn, arg)
-            return StepResult(turn.state, tuple(turn.messages), tuple(turn.effects))
-    if event.kind == "choice" and event.choice_id == "nav:menu":
-        _global(turn, "menu", "")
-        return StepResult(turn.state, tuple(turn.messages), tuple(turn.effects))
-    elif event.kind == "choice" and event.choice_id == "nav:back":
-        _global(turn, "back", "")
-        return StepResult(turn.state, tuple(turn.messages), tuple(turn.effects))
+            handler(turn, chosen)
+            return turn.result()
+    if chosen is not None and chosen.kind in (Kind.NAV_MENU, Kind.NAV_BACK):
+        _global(turn, "menu" if chosen.kind is Kind.NAV_MENU else "back", "")
+        return turn.result()
 
     if event.kind == "choice" and event.choice_id not in {c for c, _ in st.offered}:
         # A stale button from an older message: answer for the current step instead.
         turn.say("common.stale_choice")
         STEPS[st.step].prompt(turn)
-        return StepResult(turn.state, tuple(turn.messages), tuple(turn.effects))
+        return turn.result()
 
     outcome = STEPS[st.step].handle(turn, event)
-    if outcome == UNHANDLED:
+    if outcome is Outcome.UNHANDLED:
         if event.kind == "file":
             turn.say("common.file_unexpected")
         elif event.kind == "file_rejected":
@@ -155,11 +160,11 @@ def step(state: State, event: InboundEvent, ctx: Context) -> StepResult:
         else:
             turn.say("common.not_understood")
         STEPS[st.step].prompt(turn)
-    elif outcome == REPROMPT:
+    elif outcome is Outcome.REPROMPT:
         STEPS[st.step].prompt(turn)
-    elif outcome != STAY:
+    elif isinstance(outcome, StepName):
         goto_step(turn, outcome)
-    return StepResult(turn.state, tuple(turn.messages), tuple(turn.effects))
+    return turn.result()
 
 
 def _global(turn: Turn, cmd: str, arg: str) -> bool:
@@ -173,12 +178,12 @@ def _global(turn: Turn, cmd: str, arg: str) -> bool:
                 turn.set_language("id")
             return True
         if st.lang is None:
-            goto_step(turn, "start.language", history=[])
+            goto_step(turn, StepName.LANGUAGE, history=[])
         else:
             go_menu(turn, greet=True)
         return True
     if cmd == "help":
-        turn.say(f"help.{st.step.split('.', 1)[0]}")
+        turn.say(f"help.{st.step.group}")
         STEPS[st.step].prompt(turn)
         return True
     if cmd == "back":
@@ -189,7 +194,7 @@ def _global(turn: Turn, cmd: str, arg: str) -> bool:
             go_menu(turn)
         return True
     if cmd == "cancel":
-        if st.step.startswith("apply.") and st.data.get("draft"):
+        if st.step.group == "apply" and turn.draft is not None:
             turn.say("apply.cancelled_draft_kept")
         else:
             turn.say("common.cancelled")
@@ -204,6 +209,6 @@ def _global(turn: Turn, cmd: str, arg: str) -> bool:
         begin(turn)
         return True
     if cmd == "status":
-        goto_step(turn, "status.list", history=["menu.main"])
+        goto_step(turn, StepName.STATUS, history=[StepName.MENU])
         return True
     return False

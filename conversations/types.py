@@ -11,6 +11,8 @@ from dataclasses import asdict, dataclass, field, fields
 from datetime import date, datetime
 from typing import Any, Literal
 
+from conversations.state_schema import STATE_VERSION, STEP_VALUES, known_step, migrate_state
+from conversations.vocab import ChoiceId, StepName
 from licensing.calendar import WorkingCalendar
 from licensing.catalog import Catalog
 
@@ -35,6 +37,11 @@ class InboundEvent:
     # For file_rejected: the reason code from the upload rules and its parameters.
     rejection: str | None = None
     rejection_params: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def chosen(self) -> ChoiceId | None:
+        """The choice this event picks (decoded), or None for anything else."""
+        return ChoiceId.decode(self.choice_id) if self.kind == "choice" else None
 
     @staticmethod
     def message(text: str) -> InboundEvent:
@@ -228,10 +235,21 @@ class ApplicationView:
     due_on: date | None = None
     documents: tuple[DocumentView, ...] = ()
     permit: PermitView | None = None
+    full_name: str | None = None  # as the applicant gave it (a complaint may reuse it)
 
     @property
     def rejected(self) -> tuple[DocumentView, ...]:
         return tuple(d for d in self.documents if d.review == "rejected")
+
+
+@dataclass(frozen=True)
+class NoticeChoices:
+    """The choices of the last notice queued for this chat (a permit ready, a fix
+    request, an officer's answer...), written with the notice by service.outbox.enqueue.
+    `token` tells a new notice from one the state has already taken in."""
+
+    token: str
+    choices: tuple[tuple[str, str], ...]  # (id, label) in the order shown
 
 
 @dataclass(frozen=True)
@@ -243,32 +261,52 @@ class Context:
     applications: tuple[ApplicationView, ...] = ()
     max_upload_bytes: int = 10 * 1024 * 1024
     precheck: bool = False  # photos are pre-checked (IZIN_PRECHECK): offer pages
+    notice: NoticeChoices | None = None
 
 
 @dataclass
 class State:
-    """The stored dialogue state of one applicant."""
+    """The stored dialogue state of one applicant (JSON in `conversations.state`).
+
+    `version` is the schema of the stored form; `from_dict` migrates older forms
+    forward (conversations.state_schema), so an upgrade never strands anyone.
+    """
 
     lang: str | None = None
-    step: str = "start.language"
+    step: StepName = StepName.LANGUAGE
     data: dict[str, Any] = field(default_factory=dict)
-    # The choices last offered, so a typed number or label can be matched to one.
+    # The current step's choices: what a button press may answer.
     offered: list[list[str]] = field(default_factory=list)
-    history: list[str] = field(default_factory=list)
+    history: list[StepName] = field(default_factory=list)
+    # The choices last shown in the chat when a notice (permit ready, fix request,
+    # complaint answer...) came after the step's own: typed numbers mean these.
+    shown: list[list[str]] | None = None
+    # The last notice whose choices were taken into `shown` (Applicant.notice_choices).
+    notice: str | None = None
+    version: int = STATE_VERSION
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
+
+    @property
+    def last_shown(self) -> list[list[str]]:
+        """The choices the person sees last, which a typed number refers to."""
+        return self.shown if self.shown is not None else self.offered
 
     @staticmethod
     def from_dict(data: dict[str, Any] | None) -> State:
         if not data:
             return State()
+        data = migrate_state(data)
+        lang = data.get("lang")
         return State(
-            lang=data.get("lang"),
-            step=data.get("step", "start.language"),
+            lang=lang,
+            step=known_step(data.get("step"), lang),
             data=dict(data.get("data", {})),
             offered=[list(x) for x in data.get("offered", [])],
-            history=list(data.get("history", [])),
+            history=[StepName(s) for s in data.get("history", []) if s in STEP_VALUES],
+            shown=[list(x) for x in data["shown"]] if data.get("shown") is not None else None,
+            notice=data.get("notice"),
         )
 
 
@@ -277,3 +315,6 @@ class StepResult:
     state: State
     messages: tuple[OutMessage, ...]
     effects: tuple[Effect, ...]
+    # An uploaded file was taken (into a draft, a fix, a complaint). When False the
+    # runtime removes a file this event newly stored: an unrequested file is not kept.
+    file_kept: bool = False

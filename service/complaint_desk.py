@@ -22,6 +22,8 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from conversations.i18n import Translator
 from conversations.types import Choice, OutMessage
+from conversations.vocab import Kind
+from conversations.vocab import cid as choice_id
 from licensing.calendar import WorkingCalendar
 from licensing.catalog import Catalog
 from licensing.complaints import (
@@ -168,7 +170,8 @@ async def answer(sessions: async_sessionmaker[AsyncSession], officer: Officer, *
         t = Translator(c.lang)
         enqueue(session, applicant, OutMessage(
             kind="choices", text=t("complaint.officer_answer", ticket=c.ticket_no, text=text),
-            choices=(Choice(f"!kr:{c.ticket_no}", t("complaint.reply_button")),)),
+            choices=(Choice(choice_id(Kind.COMPLAINT_ANSWER, c.ticket_no),
+                            t("complaint.reply_button")),)),
             now=now, priority=PRIORITY_NOTICE, notification_type="complaint_answer")
         return c
 
@@ -207,8 +210,10 @@ async def close(sessions: async_sessionmaker[AsyncSession], officer: Officer, *,
         t = Translator(c.lang)
         enqueue(session, applicant, OutMessage(
             kind="choices", text=t("complaint.ask_settled", ticket=c.ticket_no),
-            choices=(Choice(f"!ks:{c.ticket_no}:yes", t("complaint.settled_yes")),
-                     Choice(f"!ks:{c.ticket_no}:no", t("complaint.settled_no")))),
+            choices=(Choice(choice_id(Kind.COMPLAINT_SETTLED, c.ticket_no, "yes"),
+                            t("complaint.settled_yes")),
+                     Choice(choice_id(Kind.COMPLAINT_SETTLED, c.ticket_no, "no"),
+                            t("complaint.settled_no")))),
             now=now, priority=PRIORITY_NOTICE, notification_type="complaint_closed")
         return c
 

@@ -18,7 +18,7 @@ from dataclasses import dataclass, fields
 from datetime import UTC, datetime, timedelta
 from typing import Any, cast
 
-from sqlalchemy import JSON, Table, bindparam, func, select, update
+from sqlalchemy import JSON, Table, bindparam, delete, func, select, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.exc import IntegrityError
@@ -31,6 +31,7 @@ from conversations.types import (
     Context,
     DocumentView,
     InboundEvent,
+    NoticeChoices,
     OutMessage,
     PermitView,
     State,
@@ -41,7 +42,7 @@ from service import metrics
 from service.effects import RegistrationNumberTaken, apply_effects
 from service.logctx import set_context as set_log_context
 from service.outbox import enqueue_replies
-from storage.filestore import StoredBlob
+from storage.filestore import FileStore, StoredBlob
 from storage.models import (
     Applicant,
     Application,
@@ -72,6 +73,7 @@ class Outcome:
     duplicate: bool
     messages: tuple[OutMessage, ...] = ()
     applicant_id: int | None = None
+    discarded: str | None = None  # the sha256 of a file nobody asked for, not kept
 
 
 @dataclass
@@ -88,6 +90,7 @@ class Runtime:
     # hook wakes the runner after a file event's transaction committed.
     precheck: bool = False
     on_file_handled: Callable[[], None] | None = None
+    files: FileStore | None = None  # to remove a file nobody asked for
 
     def __post_init__(self) -> None:
         # Events of one chat run one at a time in this process: an optimisation only;
@@ -210,7 +213,9 @@ class Runtime:
                         outcome = done(await self._handle(
                             channel, external_id, platform_id, event, display_name, blob,
                             pending_id))
-                    if event.kind == "file" and self.on_file_handled is not None:
+                    if outcome.discarded is not None:
+                        await self._remove_file(outcome.discarded)
+                    elif event.kind == "file" and self.on_file_handled is not None:
                         self.on_file_handled()
                     return outcome
                 except RegistrationNumberTaken:
@@ -280,17 +285,17 @@ class Runtime:
         if row is None:  # first message of this chat
             applicant = await get_or_create_applicant(session, channel, external_id, now)
             conv = await _locked_conversation(session, applicant.id, now)
-            applicant_id, name, state = applicant.id, applicant.display_name, conv.state
+            applicant_id, name, state, notice = (applicant.id, applicant.display_name,
+                                                 conv.state, applicant.notice_choices)
         else:
-            applicant_id, name, state = row
+            applicant_id, name, state, notice = row
         if display_name and not name:
             touched = await conn.execute(_TOUCH_NAMED, {"row_id": applicant_id, "now": now,
                                                         "v_name": display_name[:200]})
         else:
             touched = await conn.execute(_TOUCH, {"row_id": applicant_id, "now": now})
         has_apps = bool(touched.scalar_one())
-        if blob is not None:
-            await _record_blob(conn, blob, now)
+        new_blob = blob is not None and await _record_blob(conn, blob, now)
 
         ctx = Context(
             now=now,
@@ -301,6 +306,7 @@ class Runtime:
                           if has_apps else ()),
             max_upload_bytes=self.max_upload_bytes,
             precheck=self.precheck,
+            notice=_notice(notice),
         )
         result = engine.step(State.from_dict(state), event, ctx)
         if result.effects:  # rare (language, submit...): through the ORM, as elsewhere
@@ -312,7 +318,29 @@ class Runtime:
                                          "v_state": _state_row(result.state)})
         await enqueue_replies(conn, applicant_id=applicant_id, channel=channel,
                               chat_id=external_id, messages=result.messages, now=now)
+        if new_blob and blob is not None and not result.file_kept:
+            # Nobody asked for it and nobody else had these bytes: do not keep them.
+            await conn.execute(_DELETE_BLOB, {"v_sha256": blob.sha256})
+            return Outcome(duplicate=False, messages=result.messages,
+                           applicant_id=applicant_id, discarded=blob.sha256)
         return Outcome(duplicate=False, messages=result.messages, applicant_id=applicant_id)
+
+    async def _remove_file(self, sha256: str) -> None:
+        """Remove a file the committed event forgot, unless another chat recorded the
+        same bytes meanwhile (the store is content-addressed)."""
+        if self.files is None:
+            return
+        async with self.sessions() as session:
+            if await session.scalar(select(Blob.sha256).where(Blob.sha256 == sha256)):
+                return
+        self.files.remove(sha256)
+
+
+def _notice(raw: dict[str, Any] | None) -> NoticeChoices | None:
+    if not raw or not raw.get("token"):
+        return None
+    return NoticeChoices(token=str(raw["token"]),
+                         choices=tuple((str(c[0]), str(c[1])) for c in raw.get("choices", ())))
 
 
 def _state_row(state: State) -> dict[str, Any]:
@@ -349,7 +377,7 @@ _MARK_HANDLED = (
 # Applicant and its conversation, row-locked on PostgreSQL (SQLite's BEGIN IMMEDIATE
 # serialises writers), in one round trip.
 _LOAD_CHAT = (
-    select(Applicant.id, Applicant.display_name, Conversation.state)
+    select(Applicant.id, Applicant.display_name, Conversation.state, Applicant.notice_choices)
     .join(Conversation, Conversation.applicant_id == Applicant.id)
     .where(Applicant.channel == bindparam("channel"),
            Applicant.external_id == bindparam("external_id"))
@@ -421,17 +449,20 @@ async def _locked_conversation(
     return conv
 
 
-async def _record_blob(conn: AsyncConnection, blob: StoredBlob, now: datetime) -> None:
-    """Record a stored file once. Two chats may upload the same bytes at the same moment
-    (the store is content-addressed), so the insert must tolerate the other's row:
-    a check-then-insert raced on PostgreSQL (found by bench/journeys.py)."""
-    await conn.execute(_RECORD_BLOB[conn.dialect.name == "postgresql"], {
+async def _record_blob(conn: AsyncConnection, blob: StoredBlob, now: datetime) -> bool:
+    """Record a stored file once; True when this event is the first to have it. Two
+    chats may upload the same bytes at the same moment (the store is content-addressed),
+    so the insert must tolerate the other's row: a check-then-insert raced on PostgreSQL
+    (found by bench/journeys.py)."""
+    inserted = await conn.execute(_RECORD_BLOB[conn.dialect.name == "postgresql"], {
         "v_sha256": blob.sha256, "v_size": blob.size, "v_kind": blob.kind,
         "v_media_type": blob.media_type, "v_pages": blob.pages, "v_width": blob.width,
         "v_height": blob.height, "now": now})
+    return inserted.rowcount == 1
 
 
 _blobs = cast(Table, Blob.__table__)
+_DELETE_BLOB = delete(_blobs).where(_blobs.c.sha256 == bindparam("v_sha256"))
 _RECORD_BLOB = tuple(
     insert_(_blobs).values(
         sha256=bindparam("v_sha256"), size=bindparam("v_size"), kind=bindparam("v_kind"),
@@ -471,7 +502,7 @@ async def application_views(
             clock_started_on=a.clock_started_on, due_on=a.due_on,
             documents=tuple(DocumentView(d.requirement_code, d.review, d.review_reason)
                             for d in a.documents),
-            permit=permits.get(a.id),
+            permit=permits.get(a.id), full_name=a.full_name,
         )
         for a in apps
     )

@@ -44,6 +44,7 @@ from sqlalchemy.orm import selectinload
 
 from conversations.i18n import Translator
 from conversations.types import Choice, OutMessage
+from conversations.vocab import Kind, cid
 from licensing.calendar import WorkingCalendar
 from licensing.catalog import Action, Catalog, CatalogEntry, Numbering, ProcedureStep, Role
 from service.applications import start_clock
@@ -512,7 +513,8 @@ async def _tell_rejected(session: AsyncSession, app: Application,
     t = Translator(app.lang)
     await _tell(session, app, "office.documents_rejected", "documents_rejected",
                 now=now, items=items,
-                choices=[Choice(f"!fix:{app.reg_no}", t("office.fix_button", reg_no=app.reg_no))])
+                choices=[Choice(cid(Kind.FIX, app.reg_no),
+                                t("office.fix_button", reg_no=app.reg_no))])
 
 
 async def act(

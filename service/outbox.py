@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import uuid
 from collections.abc import Callable, Sequence
 from datetime import datetime
 from typing import cast
@@ -70,7 +71,13 @@ def enqueue(
     broadcast_id: int | None = None,
 ) -> OutboxMessage:
     """Queue one message. `quiet_tz` (the recipient's region zone) subjects a non-urgent
-    row to quiet hours there."""
+    row to quiet hours there. A message with choices also becomes the chat's current
+    choices, so a number typed after it means one of them (the engine takes them in)."""
+    if message.kind == "choices" and message.choices:
+        applicant.notice_choices = {
+            "token": uuid.uuid4().hex,
+            "choices": [[c.id, c.label] for c in message.choices],
+        }
     row = OutboxMessage(
         applicant_id=applicant.id,
         channel=applicant.channel,

@@ -26,6 +26,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from conversations.i18n import Translator
 from conversations.types import Choice, OutMessage, PermitDelivered, SubmitSurvey
+from conversations.vocab import Kind, cid
 from licensing.catalog import Catalog, CatalogEntry
 from licensing.ikm import validate_response
 from licensing.permit.numbering import permit_number, permit_settings
@@ -222,7 +223,7 @@ async def _issue(session: AsyncSession, permit: Permit, sha256: str, *, source: 
         enqueue(session, applicant, OutMessage(
             kind="choices", text=t("survey.ready_with_survey", reg_no=application.reg_no,
                                    number=permit.number),
-            choices=(Choice(f"!survey:{application.reg_no}", t("survey.start_survey")),)),
+            choices=(Choice(cid(Kind.SURVEY, application.reg_no), t("survey.start_survey")),)),
             now=now, priority=PRIORITY_NOTICE, notification_type="permit_ready")
         return
     enqueue(session, applicant, OutMessage(
@@ -499,7 +500,7 @@ async def remind_undelivered(sessions: async_sessionmaker[AsyncSession], *,
                 enqueue(session, applicant, OutMessage(
                     kind="choices",
                     text=t("survey.reminder", reg_no=application.reg_no, number=permit.number),
-                    choices=(Choice(f"!survey:{application.reg_no}",
+                    choices=(Choice(cid(Kind.SURVEY, application.reg_no),
                                     t("survey.start_survey")),)),
                     now=now, priority=PRIORITY_BULK, dedupe_key=f"permit-reminder:{permit.id}",
                     notification_type="permit_reminder", urgent=False,

@@ -97,6 +97,10 @@ class FileStore:
     def open(self, sha256: str) -> BinaryIO:
         return self.path_for(sha256).open("rb")
 
+    def remove(self, sha256: str) -> None:
+        """Forget a stored file (one nobody asked for); a missing file is fine."""
+        self.path_for(sha256).unlink(missing_ok=True)
+
     async def ingest(
         self, chunks: AsyncIterable[bytes], *, declared_size: int | None = None
     ) -> StoredBlob:

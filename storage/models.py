@@ -84,6 +84,9 @@ class Applicant(Base):
     last_inbound_at: Mapped[datetime | None]
     # Set when the platform says the person blocked us or cannot be reached.
     unreachable_at: Mapped[datetime | None]
+    # {"token", "choices": [[id, label], ...]} of the last notice with choices queued for
+    # this chat: a number typed after it means these (conversations.types.NoticeChoices).
+    notice_choices: Mapped[dict[str, Any] | None]
 
 
 class Conversation(Base):

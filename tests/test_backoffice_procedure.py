@@ -67,9 +67,10 @@ async def test_pekanbaru_nine_steps_with_a_rejected_scan_corrected(
         queue = await office["front_office"].get("/office/queue")
         assert "menunggu perbaikan pemohon" in queue.text
 
-        # The chat's status shows the rejected document and the same step name.
+        # The chat's status shows the rejected document and the step, in the office
+        # terms an applicant knows (the counter, not "Front Office").
         out = await run_script(app, user, ["Status"])
-        assert "Foto KTP buram" in out and "Pemeriksaan berkas — Front Office" in out
+        assert "Foto KTP buram" in out and "Pemeriksaan berkas — loket pelayanan" in out
 
         # The applicant replaces just that scan; it comes back to the same officer.
         reply = await applicant_fixes(app, user, reg_no, samples["pdf2"], n)

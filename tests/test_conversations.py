@@ -121,7 +121,7 @@ STEP_PATHS: dict[str, tuple[list[str | InboundEvent], tuple[ApplicationView, ...
     "apply.pick_scan": ([*APPLY_PWK, *DATA, PDF, "Ganti berkas"], ()),
     "apply.review": ([*APPLY_PWK, *DATA, *[PDF] * PWK_UPLOADS], ()),
     "apply.edit_field": ([*APPLY_PWK, *DATA, *[PDF] * PWK_UPLOADS, "Ubah data"], ()),
-    "status.list": ([*ID, "Status"], (RUNNING_APP,)),
+    "status.overview": ([*ID, "Status"], (RUNNING_APP,)),
     "survey.question": ([*ID, InboundEvent.choose("!survey:MET-2611-ABC123")], (ISSUED_APP,)),
     "fix.scans": ([*ID, "Status", "Perbaiki berkas"], (REJECTED_APP,)),
     "complaint.about": ([*ID, "Pengaduan"], (RUNNING_APP,)),
@@ -300,6 +300,11 @@ def test_checklist_replace_remove_review_submit() -> None:
     first, second = entry.uploads[0], entry.uploads[1]
     other = InboundEvent.upload("b" * 64, "jpeg", 500)
     st, results = run([*APPLY_PWK, *DATA, PDF])
+    # A short progress line after an upload; the whole list on request.
+    assert last_text(results) == (f"✅ Diterima: {first.title} (1/{PWK_UPLOADS})\n"
+                                  f"Berikutnya: {second.title}\n"
+                                  "(PDF, JPG atau PNG, paling besar 10 MB)")
+    st, results = run(["Daftar berkas"], state=st)
     assert f"✅ {first.title}" in last_text(results) and f"⬜ {second.title}" in last_text(results)
     # replace the first scan
     st, _ = run(["Ganti berkas", "1", other], state=st)
@@ -360,7 +365,7 @@ def test_fix_rejected_scan_and_send_back() -> None:
 @pytest.mark.parametrize(("payload", "step_name"), [
     ("info_purwakarta_perekam-medis", "info.topic"),
     ("apply_metro_okupasi-terapis", "apply.intro"),
-    ("status_PKU-2611-XYZ789", "status.list"),
+    ("status_PKU-2611-XYZ789", "status.overview"),
     ("nonsense_x", "start.language"),  # not a link we know: a plain /start
     ("info_atlantis_okupasi-terapis", "menu.main"),  # unknown service: said, then the menu
 ])

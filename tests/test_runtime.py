@@ -75,7 +75,11 @@ async def test_the_same_scan_from_many_chats_at_once_is_recorded_once(
         for n in range(10)))
     assert [o.duplicate for o in outcomes] == [False] * 10
     async with app.sessions() as session:
-        assert await session.scalar(select(func.count()).select_from(Blob)) == 1
+        # Sent before any conversation, nobody asked for it: acknowledged, not kept.
+        assert await session.scalar(select(func.count()).select_from(Blob)) == 0
+    assert not app.files.exists(blob.sha256)
+    assert all("not kept" in o.messages[0].text for o in outcomes)
+    async with app.sessions() as session:
         assert await session.scalar(select(func.count()).select_from(InboundMessage)) == 10
 
 

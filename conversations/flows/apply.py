@@ -1,8 +1,8 @@
-"""Apply: applicant data, each required scan with a live checklist, review, submit.
+"""Apply: applicant data, each required scan with a short progress line, review, submit.
 
-The draft lives in the conversation state (`data["draft"]`), which is saved in the
-same transaction as every answer: nothing the applicant confirmed is lost, and
-`cancel` keeps the draft so "Apply" can continue it later.
+The draft (`conversations.draft.Draft`, stored in the conversation state) is saved in
+the same transaction as every answer: nothing the applicant confirmed is lost, and
+`cancel` keeps the draft so "Apply" or the status can continue it later.
 """
 
 from __future__ import annotations
@@ -10,9 +10,11 @@ from __future__ import annotations
 from typing import Any
 
 from conversations import scan_pages
+from conversations.draft import Draft, PickMode
 from conversations.flows.common import go_menu, nav, profession_choices, region_choices
 from conversations.turn import REPROMPT, STAY, UNHANDLED, Turn, goto_step, step
 from conversations.types import Choice, InboundEvent, OutMessage, SubmitApplication
+from conversations.vocab import ChoiceId, Kind, Next, StepName
 from licensing.catalog import CatalogEntry, Requirement
 from licensing.nik import NikError, mask_nik, parse_nik
 from licensing.phone import PhoneError, normalize_phone
@@ -21,24 +23,40 @@ NAME_MIN, NAME_MAX = 3, 100
 PLACE_MIN, PLACE_MAX = 3, 200
 STR_MIN, STR_MAX = 6, 40
 
+# The applicant's data, in the order asked: draft field -> its step.
+FIELDS: tuple[tuple[str, StepName], ...] = (
+    ("full_name", StepName.APPLY_FULL_NAME), ("nik", StepName.APPLY_NIK),
+    ("phone", StepName.APPLY_PHONE), ("place", StepName.APPLY_PLACE),
+    ("str_number", StepName.APPLY_STR_NUMBER),
+)
+EDITABLE = dict(FIELDS)
 
-def _draft(turn: Turn) -> dict[str, Any]:
-    draft: dict[str, Any] = turn.data.setdefault("draft", {})
+
+def _draft(turn: Turn) -> Draft:
+    draft = turn.draft
+    assert draft is not None, "an apply step without a draft"
     return draft
 
 
 def _entry(turn: Turn) -> CatalogEntry:
     d = _draft(turn)
-    return turn.ctx.catalog.get(d["region"], d["profession"])
+    assert d.profession is not None
+    return turn.ctx.catalog.get(d.region, d.profession)
+
+
+def _started(turn: Turn, region: str, profession: str | None = None) -> Draft:
+    # started_at: the "scans still missing N days later" reminder counts from it.
+    draft = Draft(region=region, profession=profession, started_at=turn.ctx.now.isoformat())
+    turn.draft = draft
+    return draft
 
 
 def begin_for(turn: Turn, region: str, profession: str) -> None:
     """Start (or continue) a draft for one service, from a menu or a deep link."""
-    d = _draft(turn)
-    if d.get("region") != region or d.get("profession") != profession:
-        turn.data["draft"] = {"region": region, "profession": profession,
-                              "started_at": turn.ctx.now.isoformat()}
-    goto_step(turn, "apply.intro", history=["menu.main"])
+    d = turn.draft
+    if d is None or d.region != region or d.profession != profession:
+        _started(turn, region, profession)
+    goto_step(turn, StepName.APPLY_INTRO, history=[StepName.MENU])
 
 
 def applicable_uploads(entry: CatalogEntry, conditions: dict[str, bool]) -> list[Requirement]:
@@ -56,87 +74,121 @@ def conditions_of(entry: CatalogEntry) -> list[Requirement]:
     return list(seen.values())
 
 
+def _wanted(turn: Turn) -> list[Requirement]:
+    return applicable_uploads(_entry(turn), _draft(turn).conditions or {})
+
+
 def missing_uploads(turn: Turn) -> list[Requirement]:
-    d = _draft(turn)
-    scans = d.get("scans", {})
-    wanted = applicable_uploads(_entry(turn), d.get("conditions", {}))
-    return [r for r in wanted if r.code not in scans]
+    scans = _draft(turn).scans
+    return [r for r in _wanted(turn) if r.code not in scans]
 
 
-@step("apply.start")
+def short_title(title: str, limit: int = 60) -> str:
+    """A long published title cut at a word, for progress lines and buttons."""
+    if len(title) <= limit:
+        return title
+    cut = title[: limit - 1].rsplit(" ", 1)[0].rstrip(" ,;:-(")
+    return cut + "…"
+
+
+def draft_summary(turn: Turn) -> dict[str, Any] | None:
+    """What the status says about an unfinished draft, or None without one."""
+    d = turn.draft
+    if d is None or d.profession is None:
+        return None
+    entry = turn.ctx.catalog.find(d.region, d.profession)
+    if entry is None:
+        return None
+    wanted = applicable_uploads(entry, d.conditions or {})
+    return {
+        "entry": entry,
+        "missing_fields": [turn.t(f"apply.field_{name}") for name, _ in FIELDS
+                           if not getattr(d, name)],
+        "conditions_open": d.conditions is None and bool(conditions_of(entry)),
+        "done": sum(1 for r in wanted if r.code in d.scans),
+        "total": len(wanted),
+        "missing_scans": [short_title(r.title) for r in wanted if r.code not in d.scans],
+    }
+
+
+@step(StepName.APPLY_START)
 class ApplyStart:
     """Continue an unfinished draft, or pick a region and profession."""
 
     @staticmethod
     def prompt(turn: Turn) -> None:
-        d = turn.data.get("draft") or {}
-        entry = turn.ctx.catalog.find(d.get("region", ""), d.get("profession", ""))
+        d = turn.draft
+        entry = turn.ctx.catalog.find(d.region, d.profession or "") if d else None
         if entry is None:
-            turn.data.pop("draft", None)
+            turn.draft = None
             turn.ask("apply.choose_region", [*region_choices(turn), *nav(turn)])
             return
         choices = [
-            turn.choice("a:continue", "apply.continue_draft"),
-            turn.choice("a:restart", "apply.restart_draft"),
+            turn.choice(Kind.DRAFT_CONTINUE, "apply.continue_draft"),
+            turn.choice(Kind.DRAFT_RESTART, "apply.restart_draft"),
             *nav(turn),
         ]
         turn.ask("apply.draft_exists", choices, entry=entry)
 
     @staticmethod
-    def handle(turn: Turn, event: InboundEvent) -> str:
-        cid = event.choice_id if event.kind == "choice" else None
-        if cid == "a:continue":
-            return _resume_target(turn)
-        if cid == "a:restart":
-            turn.data.pop("draft", None)
+    def handle(turn: Turn, event: InboundEvent) -> Next:
+        chosen = event.chosen
+        if chosen is None:
+            return UNHANDLED
+        if chosen.kind is Kind.DRAFT_CONTINUE and turn.draft is not None:
+            return resume_target(turn)
+        if chosen.kind is Kind.DRAFT_RESTART:
+            turn.draft = None
             return REPROMPT
-        if cid and cid.startswith("r:"):
-            # started_at: the "scans still missing N days later" reminder counts from it.
-            turn.data["draft"] = {"region": cid[2:], "started_at": turn.ctx.now.isoformat()}
-            return "apply.profession"
+        if chosen.kind is Kind.REGION:
+            _started(turn, chosen.arg)
+            return StepName.APPLY_PROFESSION
         return UNHANDLED
 
 
-def _resume_target(turn: Turn) -> str:
+def resume_target(turn: Turn) -> StepName:
+    """The first step with something still missing."""
     d = _draft(turn)
-    for key, name in (("full_name", "apply.full_name"), ("nik", "apply.nik"),
-                      ("phone", "apply.phone"), ("place", "apply.place"),
-                      ("str_number", "apply.str_number")):
-        if not d.get(key):
-            return name
-    if "conditions" not in d and conditions_of(_entry(turn)):
-        return "apply.conditions"
-    return "apply.scans" if missing_uploads(turn) else "apply.review"
+    if d.profession is None:
+        return StepName.APPLY_PROFESSION
+    for name, target in FIELDS:
+        if not getattr(d, name):
+            return target
+    if d.conditions is None and conditions_of(_entry(turn)):
+        return StepName.APPLY_CONDITIONS
+    return StepName.APPLY_SCANS if missing_uploads(turn) else StepName.APPLY_REVIEW
 
 
-@step("apply.profession")
+@step(StepName.APPLY_PROFESSION)
 class ApplyProfession:
     @staticmethod
     def prompt(turn: Turn) -> None:
-        region = turn.ctx.catalog.region(_draft(turn)["region"])
+        region = turn.ctx.catalog.region(_draft(turn).region)
         choices = profession_choices(turn, region.slug)
         turn.ask("apply.choose_profession", [*choices, *nav(turn)], region=region.name)
 
     @staticmethod
-    def handle(turn: Turn, event: InboundEvent) -> str:
-        if event.kind == "choice" and event.choice_id and event.choice_id.startswith("p:"):
-            _draft(turn)["profession"] = event.choice_id[2:]
-            return "apply.intro"
+    def handle(turn: Turn, event: InboundEvent) -> Next:
+        chosen = event.chosen
+        if chosen is not None and chosen.kind is Kind.PROFESSION:
+            _draft(turn).profession = chosen.arg
+            return StepName.APPLY_INTRO
         return UNHANDLED
 
 
-@step("apply.intro")
+@step(StepName.APPLY_INTRO)
 class ApplyIntro:
     @staticmethod
     def prompt(turn: Turn) -> None:
         entry = _entry(turn)
-        choices = [turn.choice("a:begin", "apply.begin"), *nav(turn)]
+        choices = [turn.choice(Kind.APPLY_BEGIN, "apply.begin"), *nav(turn)]
         turn.ask("apply.intro", choices, entry=entry)
 
     @staticmethod
-    def handle(turn: Turn, event: InboundEvent) -> str:
-        if event.kind == "choice" and event.choice_id == "a:begin":
-            return _resume_target(turn)
+    def handle(turn: Turn, event: InboundEvent) -> Next:
+        chosen = event.chosen
+        if chosen is not None and chosen.kind is Kind.APPLY_BEGIN:
+            return resume_target(turn)
         return UNHANDLED
 
 
@@ -146,14 +198,14 @@ def _text_answer(event: InboundEvent) -> str | None:
     return " ".join(event.text.split())
 
 
-@step("apply.full_name")
+@step(StepName.APPLY_FULL_NAME)
 class FullName:
     @staticmethod
     def prompt(turn: Turn) -> None:
-        turn.ask("apply.ask_full_name", nav(turn), current=_draft(turn).get("full_name"))
+        turn.ask("apply.ask_full_name", nav(turn), current=_draft(turn).full_name)
 
     @staticmethod
-    def handle(turn: Turn, event: InboundEvent) -> str:
+    def handle(turn: Turn, event: InboundEvent) -> Next:
         text = _text_answer(event)
         if text is None:
             return UNHANDLED
@@ -162,19 +214,19 @@ class FullName:
         if not (NAME_MIN <= len(text) <= NAME_MAX) or not allowed or letters < NAME_MIN:
             turn.say("apply.bad_full_name", min=NAME_MIN, max=NAME_MAX)
             return STAY
-        _draft(turn)["full_name"] = text
-        return _resume_target(turn)
+        _draft(turn).full_name = text
+        return resume_target(turn)
 
 
-@step("apply.nik")
+@step(StepName.APPLY_NIK)
 class Nik:
     @staticmethod
     def prompt(turn: Turn) -> None:
-        current = _draft(turn).get("nik")
+        current = _draft(turn).nik
         turn.ask("apply.ask_nik", nav(turn), current=mask_nik(current) if current else None)
 
     @staticmethod
-    def handle(turn: Turn, event: InboundEvent) -> str:
+    def handle(turn: Turn, event: InboundEvent) -> Next:
         text = _text_answer(event)
         if text is None:
             return UNHANDLED
@@ -183,18 +235,18 @@ class Nik:
         except NikError as exc:
             turn.say(f"apply.bad_nik_{exc.code}")
             return STAY
-        _draft(turn)["nik"] = info.nik
-        return _resume_target(turn)
+        _draft(turn).nik = info.nik
+        return resume_target(turn)
 
 
-@step("apply.phone")
+@step(StepName.APPLY_PHONE)
 class Phone:
     @staticmethod
     def prompt(turn: Turn) -> None:
-        turn.ask("apply.ask_phone", nav(turn), current=_draft(turn).get("phone"))
+        turn.ask("apply.ask_phone", nav(turn), current=_draft(turn).phone)
 
     @staticmethod
-    def handle(turn: Turn, event: InboundEvent) -> str:
+    def handle(turn: Turn, event: InboundEvent) -> Next:
         text = _text_answer(event)
         if text is None:
             return UNHANDLED
@@ -203,29 +255,29 @@ class Phone:
         except PhoneError:
             turn.say("apply.bad_phone")
             return STAY
-        _draft(turn)["phone"] = phone
-        return _resume_target(turn)
+        _draft(turn).phone = phone
+        return resume_target(turn)
 
 
-@step("apply.place")
+@step(StepName.APPLY_PLACE)
 class Place:
     @staticmethod
     def prompt(turn: Turn) -> None:
-        turn.ask("apply.ask_place", nav(turn), current=_draft(turn).get("place"))
+        turn.ask("apply.ask_place", nav(turn), current=_draft(turn).place)
 
     @staticmethod
-    def handle(turn: Turn, event: InboundEvent) -> str:
+    def handle(turn: Turn, event: InboundEvent) -> Next:
         text = _text_answer(event)
         if text is None:
             return UNHANDLED
         if not (PLACE_MIN <= len(text) <= PLACE_MAX) or sum(c.isalpha() for c in text) < 3:
             turn.say("apply.bad_place", min=PLACE_MIN, max=PLACE_MAX)
             return STAY
-        _draft(turn)["place"] = text
-        return _resume_target(turn)
+        _draft(turn).place = text
+        return resume_target(turn)
 
 
-@step("apply.str_number")
+@step(StepName.APPLY_STR_NUMBER)
 class StrNumber:
     """The STR (registration certificate) number, printed on the permit.
 
@@ -236,10 +288,10 @@ class StrNumber:
 
     @staticmethod
     def prompt(turn: Turn) -> None:
-        turn.ask("apply.ask_str_number", nav(turn), current=_draft(turn).get("str_number"))
+        turn.ask("apply.ask_str_number", nav(turn), current=_draft(turn).str_number)
 
     @staticmethod
-    def handle(turn: Turn, event: InboundEvent) -> str:
+    def handle(turn: Turn, event: InboundEvent) -> Next:
         text = _text_answer(event)
         if text is None:
             return UNHANDLED
@@ -249,17 +301,17 @@ class StrNumber:
                 ch.isdigit() for ch in text) < 4:
             turn.say("apply.bad_str_number", min=STR_MIN, max=STR_MAX)
             return STAY
-        _draft(turn)["str_number"] = text
-        return _resume_target(turn)
+        _draft(turn).str_number = text
+        return resume_target(turn)
 
 
-@step("apply.conditions")
+@step(StepName.APPLY_CONDITIONS)
 class Conditions:
     """Ask, one at a time, whether each conditional requirement applies."""
 
     @staticmethod
     def _pending(turn: Turn) -> Requirement | None:
-        answered = _draft(turn).get("conditions_partial", {})
+        answered = _draft(turn).conditions_partial or {}
         for r in conditions_of(_entry(turn)):
             assert r.condition is not None
             if r.condition not in answered:
@@ -270,78 +322,86 @@ class Conditions:
     def prompt(turn: Turn) -> None:
         req = Conditions._pending(turn)
         if req is None:  # reached again by `back`: ask the questions afresh
-            _draft(turn)["conditions_partial"] = {}
+            _draft(turn).conditions_partial = {}
             req = Conditions._pending(turn)
             assert req is not None
-        choices = [turn.choice("c:yes", "common.yes"), turn.choice("c:no", "common.no"),
+        choices = [turn.choice(Kind.YES, "common.yes"), turn.choice(Kind.NO, "common.no"),
                    *nav(turn)]
         turn.ask("apply.ask_condition", choices, condition=req.condition, requirement=req)
 
     @staticmethod
-    def handle(turn: Turn, event: InboundEvent) -> str:
+    def handle(turn: Turn, event: InboundEvent) -> Next:
         req = Conditions._pending(turn)
-        if req is None or event.kind != "choice" or event.choice_id not in {"c:yes", "c:no"}:
+        chosen = event.chosen
+        if req is None or chosen is None or chosen.kind not in (Kind.YES, Kind.NO):
             return UNHANDLED
         assert req.condition is not None
         d = _draft(turn)
-        d.setdefault("conditions_partial", {})[req.condition] = event.choice_id == "c:yes"
+        d.conditions_partial = {**(d.conditions_partial or {}),
+                                req.condition: chosen.kind is Kind.YES}
         if Conditions._pending(turn) is not None:
             return REPROMPT
-        d["conditions"] = d.pop("conditions_partial")
+        d.conditions, d.conditions_partial = d.conditions_partial, None
         # A "no" may make an uploaded scan unnecessary: drop it from the draft.
-        wanted = {r.code for r in applicable_uploads(_entry(turn), d["conditions"])}
-        d["scans"] = {k: v for k, v in d.get("scans", {}).items() if k in wanted}
-        return "apply.scans"
+        wanted = {r.code for r in applicable_uploads(_entry(turn), d.conditions)}
+        d.scans = {k: v for k, v in d.scans.items() if k in wanted}
+        return StepName.APPLY_SCANS
 
 
 def _target(turn: Turn) -> Requirement | None:
     d = _draft(turn)
-    entry = _entry(turn)
-    code = d.get("target")
-    applicable = {r.code for r in applicable_uploads(entry, d.get("conditions", {}))}
-    if code in applicable:
-        return entry.requirement(code)
+    if d.target in {r.code for r in _wanted(turn)}:
+        return _entry(turn).requirement(d.target or "")
     missing = missing_uploads(turn)
     return missing[0] if missing else None
 
 
 def checklist(turn: Turn) -> list[dict[str, Any]]:
     d = _draft(turn)
-    entry = _entry(turn)
-    scans = d.get("scans", {})
-    conditions = d.get("conditions", {})
+    conditions = d.conditions or {}
     rows = []
-    for r in entry.requirements:
+    for r in _entry(turn).requirements:
         if r.condition and not conditions.get(r.condition, False):
             continue
-        rows.append({"req": r, "done": r.code in scans, "upload": r.kind == "upload"})
+        rows.append({"req": r, "done": r.code in d.scans, "upload": r.kind == "upload"})
     return rows
 
 
-@step("apply.scans")
+def _scan_choices(turn: Turn, *, short: bool) -> list[Choice]:
+    d = _draft(turn)
+    choices: list[Choice] = []
+    if not missing_uploads(turn):
+        choices.append(turn.choice(Kind.SCANS_REVIEW, "apply.go_review"))
+    choices.extend(scan_pages.choices(turn, d, _entry(turn)))  # pre-check: pages
+    if short:
+        choices.append(turn.choice(Kind.SCANS_LIST, "apply.show_list"))
+    if d.scans:
+        choices.append(turn.choice(Kind.SCANS_REPLACE, "apply.replace_scan"))
+        choices.append(turn.choice(Kind.SCANS_REMOVE, "apply.remove_scan"))
+    return [*choices, *nav(turn)]
+
+
+def _max_mb(turn: Turn) -> int:
+    return turn.ctx.max_upload_bytes // (1024 * 1024)
+
+
+@step(StepName.APPLY_SCANS)
 class Scans:
     @staticmethod
     def prompt(turn: Turn) -> None:
-        d = _draft(turn)
+        """The whole checklist: on arrival, on request, and after a refused file."""
         target = _target(turn)
-        choices: list[Choice] = []
-        if not missing_uploads(turn):
-            choices.append(turn.choice("s:review", "apply.go_review"))
-        choices.extend(scan_pages.choices(turn, d, _entry(turn)))  # pre-check: pages
-        if d.get("scans"):
-            choices.append(turn.choice("s:replace", "apply.replace_scan"))
-            choices.append(turn.choice("s:remove", "apply.remove_scan"))
         turn.ask(
             "apply.checklist",
-            [*choices, *nav(turn)],
+            _scan_choices(turn, short=False),
             rows=checklist(turn),
             target=target,
-            replacing=target is not None and target.code in d.get("scans", {}),
-            max_mb=turn.ctx.max_upload_bytes // (1024 * 1024),
+            replacing=target is not None and target.code in _draft(turn).scans,
+            max_mb=_max_mb(turn),
         )
 
     @staticmethod
-    def handle(turn: Turn, event: InboundEvent) -> str:
+    def handle(turn: Turn, event: InboundEvent) -> Next:
         d = _draft(turn)
         if event.kind == "file" and event.file is not None:
             target = _target(turn)
@@ -351,108 +411,127 @@ class Scans:
             if event.file.kind not in {k.value for k in target.accepts}:
                 turn.say("apply.kind_not_accepted", requirement=target,
                          kinds=[k.value.upper() for k in target.accepts])
-                return STAY
-            d.pop("target", None)
-            turn.say("apply.scan_received", requirement=target)
+                return REPROMPT
+            twin = next((code for code, sha in d.scans.items()
+                         if sha == event.file.sha256 and code != target.code), None)
+            if twin is not None:  # kept, but most likely the wrong file: say so
+                turn.say("apply.duplicate_scan", requirement=target,
+                         other=_entry(turn).requirement(twin))
+            d.target = None
             scan_pages.record(turn, d, _entry(turn), target, event.file)  # pre-check hook
-            return "apply.review" if not missing_uploads(turn) else REPROMPT
+            turn.keep_file()
+            if not missing_uploads(turn):
+                turn.say("apply.scan_received", requirement=target)
+                return StepName.APPLY_REVIEW
+            _progress(turn, target)
+            return STAY
         paged = scan_pages.handle(turn, d, _entry(turn), event)  # pre-check: pages
         if paged is not None:
             return paged
-        if event.kind == "choice":
-            if event.choice_id == "s:review" and not missing_uploads(turn):
-                return "apply.review"
-            if event.choice_id == "s:replace" and d.get("scans"):
-                d["pick_mode"] = "replace"
-                return "apply.pick_scan"
-            if event.choice_id == "s:remove" and d.get("scans"):
-                d["pick_mode"] = "remove"
-                return "apply.pick_scan"
+        chosen = event.chosen
+        if chosen is None:
+            return UNHANDLED
+        if chosen.kind is Kind.SCANS_LIST:
+            return REPROMPT
+        if chosen.kind is Kind.SCANS_REVIEW and not missing_uploads(turn):
+            return StepName.APPLY_REVIEW
+        if chosen.kind in (Kind.SCANS_REPLACE, Kind.SCANS_REMOVE) and d.scans:
+            d.pick_mode = PickMode.REPLACE if chosen.kind is Kind.SCANS_REPLACE else (
+                PickMode.REMOVE)
+            return StepName.APPLY_PICK_SCAN
         return UNHANDLED
 
 
-@step("apply.pick_scan")
+def _progress(turn: Turn, received: Requirement) -> None:
+    """One short line after an accepted scan instead of the whole checklist again."""
+    wanted = _wanted(turn)
+    d = _draft(turn)
+    target = _target(turn)
+    turn.ask("apply.scan_progress", _scan_choices(turn, short=True),
+             requirement=received, short=short_title(received.title),
+             done=sum(1 for r in wanted if r.code in d.scans), total=len(wanted),
+             next=target, next_short=short_title(target.title) if target else None,
+             max_mb=_max_mb(turn))
+
+
+@step(StepName.APPLY_PICK_SCAN)
 class PickScan:
     @staticmethod
     def prompt(turn: Turn) -> None:
         d = _draft(turn)
         entry = _entry(turn)
         choices = [
-            Choice(f"x:{code}", _short(entry.requirement(code).title))
-            for code in d.get("scans", {})
+            turn.choice(ChoiceId(Kind.PICK_SCAN, (code,)), "apply.scan_label",
+                        title=short_title(entry.requirement(code).title))
+            for code in d.scans
         ]
-        turn.ask(f"apply.pick_{d.get('pick_mode', 'replace')}", [*choices, *nav(turn)])
+        turn.ask(f"apply.pick_{(d.pick_mode or PickMode.REPLACE).value}",
+                 [*choices, *nav(turn)])
 
     @staticmethod
-    def handle(turn: Turn, event: InboundEvent) -> str:
+    def handle(turn: Turn, event: InboundEvent) -> Next:
         d = _draft(turn)
-        if event.kind != "choice" or not event.choice_id or not event.choice_id.startswith("x:"):
+        chosen = event.chosen
+        if chosen is None or chosen.kind is not Kind.PICK_SCAN or chosen.arg not in d.scans:
             return UNHANDLED
-        code = event.choice_id[2:]
-        if code not in d.get("scans", {}):
-            return UNHANDLED
-        if d.get("pick_mode") == "remove":
-            del d["scans"][code]
-            turn.say("apply.scan_removed", requirement=_entry(turn).requirement(code))
+        if d.pick_mode is PickMode.REMOVE:
+            del d.scans[chosen.arg]
+            turn.say("apply.scan_removed", requirement=_entry(turn).requirement(chosen.arg))
         else:
-            d["target"] = code
-        return "apply.scans"
+            d.target = chosen.arg
+        return StepName.APPLY_SCANS
 
 
-EDITABLE = {"e:full_name": "apply.full_name", "e:nik": "apply.nik",
-            "e:phone": "apply.phone", "e:place": "apply.place",
-            "e:str_number": "apply.str_number"}
-
-
-@step("apply.edit_field")
+@step(StepName.APPLY_EDIT_FIELD)
 class EditField:
     @staticmethod
     def prompt(turn: Turn) -> None:
-        choices = [turn.choice(cid, f"apply.field_{cid[2:]}") for cid in EDITABLE]
+        choices = [turn.choice(ChoiceId(Kind.EDIT_FIELD, (name,)), f"apply.field_{name}")
+                   for name in EDITABLE]
         if conditions_of(_entry(turn)):
-            choices.append(turn.choice("e:conditions", "apply.field_conditions"))
+            choices.append(turn.choice(Kind.EDIT_CONDITIONS, "apply.field_conditions"))
         turn.ask("apply.which_field", [*choices, *nav(turn)])
 
     @staticmethod
-    def handle(turn: Turn, event: InboundEvent) -> str:
-        if event.kind == "choice" and event.choice_id in EDITABLE:
-            return EDITABLE[event.choice_id]
-        if event.kind == "choice" and event.choice_id == "e:conditions":
-            _draft(turn)["conditions_partial"] = {}
-            return "apply.conditions"
+    def handle(turn: Turn, event: InboundEvent) -> Next:
+        chosen = event.chosen
+        if chosen is not None and chosen.kind is Kind.EDIT_FIELD and chosen.arg in EDITABLE:
+            return EDITABLE[chosen.arg]
+        if chosen is not None and chosen.kind is Kind.EDIT_CONDITIONS:
+            _draft(turn).conditions_partial = {}
+            return StepName.APPLY_CONDITIONS
         return UNHANDLED
 
 
-def _short(title: str, limit: int = 60) -> str:
-    return title if len(title) <= limit else title[: limit - 1].rstrip() + "…"
-
-
-@step("apply.review")
+@step(StepName.APPLY_REVIEW)
 class Review:
     @staticmethod
     def prompt(turn: Turn) -> None:
         d = _draft(turn)
         choices = [
-            turn.choice("v:submit", "apply.submit"),
-            turn.choice("v:scans", "apply.edit_scans"),
-            turn.choice("v:data", "apply.edit_data"),
-            turn.choice("nav:menu", "common.main_menu"),
+            turn.choice(Kind.REVIEW_SUBMIT, "apply.submit"),
+            turn.choice(Kind.REVIEW_SCANS, "apply.edit_scans"),
+            turn.choice(Kind.REVIEW_DATA, "apply.edit_data"),
+            turn.choice(Kind.NAV_MENU, "common.main_menu"),
         ]
         turn.ask("apply.review", choices, entry=_entry(turn), draft=d,
-                 nik_masked=mask_nik(d["nik"]), rows=checklist(turn))
+                 nik_masked=mask_nik(d.nik or ""), rows=checklist(turn))
 
     @staticmethod
-    def handle(turn: Turn, event: InboundEvent) -> str:
-        if event.kind != "choice":
+    def handle(turn: Turn, event: InboundEvent) -> Next:
+        chosen = event.chosen
+        if chosen is None:
             return UNHANDLED
-        if event.choice_id == "v:scans":
-            return "apply.scans"
-        if event.choice_id == "v:data":
-            return "apply.edit_field"
-        if event.choice_id == "v:submit":
+        if chosen.kind is Kind.REVIEW_SCANS:
+            return StepName.APPLY_SCANS
+        if chosen.kind is Kind.REVIEW_DATA:
+            return StepName.APPLY_EDIT_FIELD
+        if chosen.kind is Kind.REVIEW_SUBMIT:
             if missing_uploads(turn):
                 turn.say("apply.still_missing")
-                return "apply.scans"
+                return StepName.APPLY_SCANS
+            if resume_target(turn) is not StepName.APPLY_REVIEW:
+                return resume_target(turn)
             _submit(turn)
             return STAY
         return UNHANDLED
@@ -461,23 +540,22 @@ class Review:
 def _submit(turn: Turn) -> None:
     d = _draft(turn)
     entry = _entry(turn)
+    assert d.full_name and d.nik and d.phone and d.place
     reg_no = f"{entry.region.code}-{turn.ctx.now:%y%m}-{turn.ctx.new_code()}"
     turn.effect(SubmitApplication(
         reg_no=reg_no,
         region=entry.region.slug,
         profession=entry.profession.slug,
-        full_name=d["full_name"],
-        nik=d["nik"],
-        phone=d["phone"],
-        practice_place=d["place"],
-        str_number=d.get("str_number"),
+        full_name=d.full_name,
+        nik=d.nik,
+        phone=d.phone,
+        practice_place=d.place,
+        str_number=d.str_number,
         lang=turn.t.lang,
-        scans=dict(d.get("scans", {})),
-        conditions=dict(d.get("conditions", {})),
+        scans=dict(d.scans),
+        conditions=dict(d.conditions or {}),
     ))
-    turn.data.pop("draft", None)
+    turn.draft = None
     turn.say("apply.submitted", entry=entry, reg_no=reg_no)
     turn.send(OutMessage(kind="image", text=turn.t("apply.qr_caption", reg_no=reg_no), qr=reg_no))
     go_menu(turn)
-
-

@@ -6,6 +6,7 @@ import re
 
 from conversations.turn import Turn, goto_step
 from conversations.types import Choice
+from conversations.vocab import Kind, StepName, cid
 from licensing.catalog import CatalogEntry
 
 REG_NO_RE = re.compile(r"^[A-Z]{2,5}-\d{4}-[A-Z0-9]{6}$")
@@ -13,19 +14,19 @@ REG_NO_RE = re.compile(r"^[A-Z]{2,5}-\d{4}-[A-Z0-9]{6}$")
 
 def nav(turn: Turn, *, back: bool = True) -> list[Choice]:
     """The navigation choices that end most menus."""
-    out = [turn.choice("nav:back", "common.back")] if back else []
-    return [*out, turn.choice("nav:menu", "common.main_menu")]
+    out = [turn.choice(Kind.NAV_BACK, "common.back")] if back else []
+    return [*out, turn.choice(Kind.NAV_MENU, "common.main_menu")]
 
 
 def go_menu(turn: Turn, *, greet: bool = False) -> None:
     if greet:
         turn.say("menu.welcome_back")
-    goto_step(turn, "menu.main", history=[])
+    goto_step(turn, StepName.MENU, history=[])
 
 
-def goto(turn: Turn, name: str) -> None:
+def goto(turn: Turn, name: StepName) -> None:
     """Jump to a step from outside the normal answer cycle (deep links, shortcuts)."""
-    goto_step(turn, name, history=["menu.main"])
+    goto_step(turn, name, history=[StepName.MENU])
 
 
 def selected_entry(turn: Turn, prefix: str) -> CatalogEntry | None:
@@ -37,11 +38,12 @@ def selected_entry(turn: Turn, prefix: str) -> CatalogEntry | None:
 
 
 def region_choices(turn: Turn) -> list[Choice]:
-    return [Choice(f"r:{r.slug}", r.name) for r in turn.ctx.catalog.regions()]
+    return [Choice(cid(Kind.REGION, r.slug), r.name) for r in turn.ctx.catalog.regions()]
 
 
 def profession_choices(turn: Turn, region: str) -> list[Choice]:
-    return [Choice(f"p:{p.slug}", p.name) for p in turn.ctx.catalog.professions(region)]
+    return [Choice(cid(Kind.PROFESSION, p.slug), p.name)
+            for p in turn.ctx.catalog.professions(region)]
 
 
 def start_deep_link(turn: Turn, payload: str) -> bool:
@@ -51,7 +53,7 @@ def start_deep_link(turn: Turn, payload: str) -> bool:
     if kind == "status":
         reg_no = rest.upper()
         turn.data["status_focus"] = reg_no if REG_NO_RE.match(reg_no) else None
-        goto(turn, "status.list")
+        goto(turn, StepName.STATUS)
         return True
     if kind in {"info", "apply"}:
         region, _, profession = rest.lower().partition("_")
@@ -61,7 +63,7 @@ def start_deep_link(turn: Turn, payload: str) -> bool:
             return True
         if kind == "info":
             turn.data["info_region"], turn.data["info_profession"] = region, profession
-            goto(turn, "info.topic")
+            goto(turn, StepName.INFO_TOPIC)
         else:
             from conversations.flows.apply import begin_for
 

@@ -18,6 +18,7 @@ from conversations.types import (
     FileComplaint,
     InboundEvent,
 )
+from conversations.vocab import ChoiceId, Kind, Next, StepName, cid
 from licensing.complaints import CATEGORIES, answer_within, classify
 
 TEXT_MIN, TEXT_MAX = 10, 3000
@@ -31,53 +32,59 @@ def _c(turn: Turn) -> dict[str, Any]:
 
 def begin(turn: Turn) -> None:
     turn.data["complaint"] = {}
-    goto_step(turn, "complaint.about", history=["menu.main"])
+    goto_step(turn, StepName.COMPLAINT_ABOUT, history=[StepName.MENU])
 
 
-@step("complaint.about")
+@step(StepName.COMPLAINT_ABOUT)
 class About:
     @staticmethod
     def prompt(turn: Turn) -> None:
-        apps = [Choice(f"k:app:{a.reg_no}", turn.t("complaint.about_application",
-                                                    reg_no=a.reg_no))
+        apps = [Choice(cid(Kind.COMPLAINT_APPLICATION, a.reg_no),
+                       turn.t("complaint.about_application", reg_no=a.reg_no))
                 for a in turn.ctx.applications]
-        choices = [*apps, turn.choice("k:service", "complaint.about_service"),
-                   turn.choice("k:none", "complaint.about_other"), *nav(turn)]
+        choices = [*apps, turn.choice(Kind.COMPLAINT_SERVICE, "complaint.about_service"),
+                   turn.choice(Kind.COMPLAINT_OTHER, "complaint.about_other"), *nav(turn)]
         turn.ask("complaint.ask_about", choices)
 
     @staticmethod
-    def handle(turn: Turn, event: InboundEvent) -> str:
-        cid = event.choice_id if event.kind == "choice" else None
+    def handle(turn: Turn, event: InboundEvent) -> Next:
+        chosen = event.chosen
         c = _c(turn)
-        if cid and cid.startswith("k:app:"):
-            app = next((a for a in turn.ctx.applications if a.reg_no == cid[6:]), None)
+        if chosen is None:
+            return UNHANDLED
+        if chosen.kind is Kind.COMPLAINT_APPLICATION:
+            app = next((a for a in turn.ctx.applications if a.reg_no == chosen.arg), None)
             if app is None:
                 return UNHANDLED
             c.update(about="application", reg_no=app.reg_no, region=app.region,
                      profession=app.profession, received_on=app.submitted_at.date().isoformat())
-            return "complaint.category"
-        if cid in {"k:service", "k:none"}:
-            c.update(about="service" if cid == "k:service" else "none", reg_no=None)
-            return "complaint.region"
+            return StepName.COMPLAINT_CATEGORY
+        if chosen.kind in (Kind.COMPLAINT_SERVICE, Kind.COMPLAINT_OTHER):
+            c.update(about="service" if chosen.kind is Kind.COMPLAINT_SERVICE else "none",
+                     reg_no=None)
+            return StepName.COMPLAINT_REGION
         return UNHANDLED
 
 
-@step("complaint.region")
+@step(StepName.COMPLAINT_REGION)
 class Region:
     @staticmethod
     def prompt(turn: Turn) -> None:
         turn.ask("complaint.ask_region", [*region_choices(turn), *nav(turn)])
 
     @staticmethod
-    def handle(turn: Turn, event: InboundEvent) -> str:
-        if event.kind == "choice" and event.choice_id and event.choice_id.startswith("r:"):
+    def handle(turn: Turn, event: InboundEvent) -> Next:
+        chosen = event.chosen
+        if chosen is not None and chosen.kind is Kind.REGION:
             c = _c(turn)
-            c["region"] = event.choice_id[2:]
-            return "complaint.profession" if c.get("about") == "service" else "complaint.category"
+            c["region"] = chosen.arg
+            if c.get("about") == "service":
+                return StepName.COMPLAINT_PROFESSION
+            return StepName.COMPLAINT_CATEGORY
         return UNHANDLED
 
 
-@step("complaint.profession")
+@step(StepName.COMPLAINT_PROFESSION)
 class Profession:
     @staticmethod
     def prompt(turn: Turn) -> None:
@@ -86,36 +93,39 @@ class Profession:
                  [*profession_choices(turn, region.slug), *nav(turn)], region=region.name)
 
     @staticmethod
-    def handle(turn: Turn, event: InboundEvent) -> str:
-        if event.kind == "choice" and event.choice_id and event.choice_id.startswith("p:"):
-            _c(turn)["profession"] = event.choice_id[2:]
-            return "complaint.category"
+    def handle(turn: Turn, event: InboundEvent) -> Next:
+        chosen = event.chosen
+        if chosen is not None and chosen.kind is Kind.PROFESSION:
+            _c(turn)["profession"] = chosen.arg
+            return StepName.COMPLAINT_CATEGORY
         return UNHANDLED
 
 
-@step("complaint.category")
+@step(StepName.COMPLAINT_CATEGORY)
 class Category:
     @staticmethod
     def prompt(turn: Turn) -> None:
-        choices = [turn.choice(f"g:{k}", f"complaint.category_{k}") for k in CATEGORIES]
+        choices = [turn.choice(ChoiceId(Kind.CATEGORY, (k,)), f"complaint.category_{k}")
+                   for k in CATEGORIES]
         turn.ask("complaint.ask_category", [*choices, *nav(turn)])
 
     @staticmethod
-    def handle(turn: Turn, event: InboundEvent) -> str:
-        if event.kind == "choice" and event.choice_id and event.choice_id[2:] in CATEGORIES:
-            _c(turn)["category"] = event.choice_id[2:]
-            return "complaint.text"
+    def handle(turn: Turn, event: InboundEvent) -> Next:
+        chosen = event.chosen
+        if chosen is not None and chosen.kind is Kind.CATEGORY and chosen.arg in CATEGORIES:
+            _c(turn)["category"] = chosen.arg
+            return StepName.COMPLAINT_TEXT
         return UNHANDLED
 
 
-@step("complaint.text")
+@step(StepName.COMPLAINT_TEXT)
 class Text:
     @staticmethod
     def prompt(turn: Turn) -> None:
         turn.ask("complaint.ask_text", nav(turn), min=TEXT_MIN)
 
     @staticmethod
-    def handle(turn: Turn, event: InboundEvent) -> str:
+    def handle(turn: Turn, event: InboundEvent) -> Next:
         if event.kind != "text":
             return UNHANDLED
         text = event.text.strip()
@@ -123,19 +133,20 @@ class Text:
             turn.say("complaint.text_too_short", min=TEXT_MIN)
             return STAY
         _c(turn)["text"] = text[:TEXT_MAX]
-        return "complaint.attachments"
+        return StepName.COMPLAINT_ATTACHMENTS
 
 
-@step("complaint.attachments")
+@step(StepName.COMPLAINT_ATTACHMENTS)
 class Attachments:
     @staticmethod
     def prompt(turn: Turn) -> None:
         n = len(_c(turn).get("attachments", []))
-        turn.ask("complaint.ask_attachments", [turn.choice("k:done", "complaint.no_more_files"),
+        turn.ask("complaint.ask_attachments", [turn.choice(Kind.ATTACHMENTS_DONE,
+                                                          "complaint.no_more_files"),
                                               *nav(turn)], count=n, max=MAX_ATTACHMENTS)
 
     @staticmethod
-    def handle(turn: Turn, event: InboundEvent) -> str:
+    def handle(turn: Turn, event: InboundEvent) -> Next:
         c = _c(turn)
         if event.kind == "file" and event.file is not None:
             files = c.setdefault("attachments", [])
@@ -143,39 +154,64 @@ class Attachments:
                 turn.say("complaint.too_many_files", max=MAX_ATTACHMENTS)
                 return STAY
             files.append(event.file.sha256)
+            turn.keep_file()
             return REPROMPT
-        if event.kind == "choice" and event.choice_id == "k:done":
-            return "complaint.identity"
+        chosen = event.chosen
+        if chosen is not None and chosen.kind is Kind.ATTACHMENTS_DONE:
+            return StepName.COMPLAINT_IDENTITY
         return UNHANDLED
 
 
-@step("complaint.identity")
+def known_name(turn: Turn) -> str | None:
+    """The name the office already has: from the application the complaint is about,
+    else the latest application, else the draft."""
+    reg_no = _c(turn).get("reg_no")
+    apps = sorted(turn.ctx.applications, key=lambda a: a.reg_no != reg_no)
+    for app in apps:
+        if app.full_name:
+            return app.full_name
+    return turn.draft.full_name if turn.draft is not None else None
+
+
+@step(StepName.COMPLAINT_IDENTITY)
 class Identity:
     @staticmethod
     def prompt(turn: Turn) -> None:
-        choices = [turn.choice("k:named", "complaint.give_identity"),
-                   turn.choice("k:anon", "complaint.stay_anonymous"), *nav(turn)]
+        name = known_name(turn)
+        known = [turn.choice(Kind.IDENTITY_KNOWN, "complaint.use_known_name", name=name)
+                 ] if name else []
+        choices = [*known,
+                   turn.choice(Kind.IDENTITY_NAMED, "complaint.other_name" if name
+                               else "complaint.give_identity"),
+                   turn.choice(Kind.IDENTITY_ANONYMOUS, "complaint.stay_anonymous"),
+                   *nav(turn)]
         turn.ask("complaint.ask_identity", choices)
 
     @staticmethod
-    def handle(turn: Turn, event: InboundEvent) -> str:
-        if event.kind == "choice" and event.choice_id == "k:anon":
+    def handle(turn: Turn, event: InboundEvent) -> Next:
+        chosen = event.chosen
+        if chosen is None:
+            return UNHANDLED
+        if chosen.kind is Kind.IDENTITY_ANONYMOUS:
             _c(turn).update(anonymous=True, name=None)
-            return "complaint.confirm"
-        if event.kind == "choice" and event.choice_id == "k:named":
+            return StepName.COMPLAINT_CONFIRM
+        if chosen.kind is Kind.IDENTITY_KNOWN and known_name(turn):
+            _c(turn).update(anonymous=False, name=known_name(turn))
+            return StepName.COMPLAINT_CONFIRM
+        if chosen.kind is Kind.IDENTITY_NAMED:
             _c(turn)["anonymous"] = False
-            return "complaint.name"
+            return StepName.COMPLAINT_NAME
         return UNHANDLED
 
 
-@step("complaint.name")
+@step(StepName.COMPLAINT_NAME)
 class Name:
     @staticmethod
     def prompt(turn: Turn) -> None:
         turn.ask("complaint.ask_name", nav(turn))
 
     @staticmethod
-    def handle(turn: Turn, event: InboundEvent) -> str:
+    def handle(turn: Turn, event: InboundEvent) -> Next:
         if event.kind != "text":
             return UNHANDLED
         name = " ".join(event.text.split())
@@ -183,7 +219,7 @@ class Name:
             turn.say("apply.bad_full_name", min=3, max=100)
             return STAY
         _c(turn)["name"] = name
-        return "complaint.confirm"
+        return StepName.COMPLAINT_CONFIRM
 
 
 def _classification(turn: Turn) -> tuple[str, str | None]:
@@ -203,19 +239,20 @@ def _classification(turn: Turn) -> tuple[str, str | None]:
     return result.kind, result.reason
 
 
-@step("complaint.confirm")
+@step(StepName.COMPLAINT_CONFIRM)
 class Confirm:
     @staticmethod
     def prompt(turn: Turn) -> None:
         c = _c(turn)
         kind, reason = _classification(turn)
         region = turn.ctx.catalog.region(c["region"])
-        choices = [turn.choice("k:send", "complaint.send"), *nav(turn)]
+        choices = [turn.choice(Kind.COMPLAINT_SEND, "complaint.send"), *nav(turn)]
         turn.ask("complaint.review", choices, c=c, region=region, kind=kind, reason=reason)
 
     @staticmethod
-    def handle(turn: Turn, event: InboundEvent) -> str:
-        if not (event.kind == "choice" and event.choice_id == "k:send"):
+    def handle(turn: Turn, event: InboundEvent) -> Next:
+        chosen = event.chosen
+        if chosen is None or chosen.kind is not Kind.COMPLAINT_SEND:
             return UNHANDLED
         c = _c(turn)
         entry = turn.ctx.catalog.entry_for_region(c["region"], c.get("profession"))
@@ -241,16 +278,16 @@ class Confirm:
 # --- after an officer answers: the complainant replies, or says whether it is settled ---
 
 
-@global_choice("kr")
-def reply_to_officer(turn: Turn, ticket: str) -> None:
-    turn.data["complaint_reply"] = ticket
-    goto_step(turn, "complaint.reply", history=["menu.main"])
+@global_choice(Kind.COMPLAINT_ANSWER)
+def reply_to_officer(turn: Turn, chosen: ChoiceId) -> None:
+    turn.data["complaint_reply"] = chosen.arg
+    goto_step(turn, StepName.COMPLAINT_REPLY, history=[StepName.MENU])
 
 
-@global_choice("ks")
-def settled(turn: Turn, arg: str) -> None:
-    ticket, _, answer = arg.rpartition(":")
-    if answer not in {"yes", "no"} or not ticket:
+@global_choice(Kind.COMPLAINT_SETTLED)
+def settled(turn: Turn, chosen: ChoiceId) -> None:
+    ticket, answer = chosen.args
+    if answer not in {"yes", "no"}:
         turn.say("common.not_understood")
         return
     turn.effect(ComplaintSettled(ticket_no=ticket, settled=answer == "yes"))
@@ -259,14 +296,14 @@ def settled(turn: Turn, arg: str) -> None:
     go_menu(turn)
 
 
-@step("complaint.reply")
+@step(StepName.COMPLAINT_REPLY)
 class Reply:
     @staticmethod
     def prompt(turn: Turn) -> None:
         turn.ask("complaint.ask_reply", nav(turn), ticket=turn.data.get("complaint_reply"))
 
     @staticmethod
-    def handle(turn: Turn, event: InboundEvent) -> str:
+    def handle(turn: Turn, event: InboundEvent) -> Next:
         ticket = turn.data.get("complaint_reply")
         if event.kind != "text" or not ticket:
             return UNHANDLED

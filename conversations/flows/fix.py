@@ -7,6 +7,7 @@ from typing import Any
 from conversations.flows.common import go_menu, nav
 from conversations.turn import REPROMPT, STAY, UNHANDLED, Turn, global_choice, goto_step, step
 from conversations.types import ApplicationView, Choice, InboundEvent, ResubmitDocuments
+from conversations.vocab import ChoiceId, Kind, Next, StepName
 from licensing.catalog import CatalogEntry, Requirement
 
 
@@ -30,7 +31,7 @@ def _pending(turn: Turn, app: ApplicationView, entry: CatalogEntry) -> list[Requ
             if d.requirement_code not in done]
 
 
-@step("fix.scans")
+@step(StepName.FIX_SCANS)
 class FixScans:
     @staticmethod
     def prompt(turn: Turn) -> None:
@@ -44,14 +45,14 @@ class FixScans:
         reasons = {d.requirement_code: d.reason for d in app.rejected}
         choices: list[Choice] = []
         if not pending:
-            choices.append(turn.choice("fx:send", "fix.send"))
+            choices.append(turn.choice(Kind.FIX_SEND, "fix.send"))
         turn.ask("fix.prompt", [*choices, *nav(turn)], reg_no=app.reg_no,
                  target=pending[0] if pending else None,
                  reason=reasons.get(pending[0].code) if pending else None,
                  remaining=len(pending))
 
     @staticmethod
-    def handle(turn: Turn, event: InboundEvent) -> str:
+    def handle(turn: Turn, event: InboundEvent) -> Next:
         found = _app(turn)
         if found is None:
             return UNHANDLED
@@ -63,10 +64,17 @@ class FixScans:
                 turn.say("apply.kind_not_accepted", requirement=target,
                          kinds=[k.value.upper() for k in target.accepts])
                 return STAY
-            _fix(turn).setdefault("scans", {})[target.code] = event.file.sha256
+            scans = _fix(turn).setdefault("scans", {})
+            twin = next((code for code, sha in scans.items() if sha == event.file.sha256), None)
+            if twin is not None:  # kept, but most likely the wrong file: say so
+                turn.say("apply.duplicate_scan", requirement=target,
+                         other=entry.requirement(twin))
+            scans[target.code] = event.file.sha256
+            turn.keep_file()
             turn.say("apply.scan_received", requirement=target)
             return REPROMPT
-        if event.kind == "choice" and event.choice_id == "fx:send" and not pending:
+        chosen = event.chosen
+        if chosen is not None and chosen.kind is Kind.FIX_SEND and not pending:
             turn.effect(ResubmitDocuments(reg_no=app.reg_no, scans=dict(_fix(turn)["scans"])))
             turn.data.pop("fix", None)
             turn.say("fix.sent", reg_no=app.reg_no)
@@ -75,13 +83,14 @@ class FixScans:
         return UNHANDLED
 
 
-@global_choice("fix")
-def start_fix(turn: Turn, reg_no: str) -> None:
+@global_choice(Kind.FIX)
+def start_fix(turn: Turn, chosen: ChoiceId) -> None:
     """The button on the office's "please correct" message: straight to the fix steps."""
+    reg_no = chosen.arg
     app = next((a for a in turn.ctx.applications if a.reg_no == reg_no), None)
     if app is None or not app.rejected or app.status != "open":
         turn.say("fix.not_found")
         go_menu(turn)
         return
     turn.data["fix"] = {"reg_no": reg_no, "scans": {}}
-    goto_step(turn, "fix.scans", history=["menu.main"])
+    goto_step(turn, StepName.FIX_SCANS, history=[StepName.MENU])

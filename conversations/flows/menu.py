@@ -4,11 +4,15 @@ from __future__ import annotations
 
 from conversations.flows.common import go_menu
 from conversations.i18n import Translator
-from conversations.turn import UNHANDLED, Turn, step
+from conversations.turn import REPROMPT, STAY, UNHANDLED, Turn, step
 from conversations.types import Choice, InboundEvent, SetLanguage
+from conversations.vocab import Kind, Next, StepName, cid
+
+MENU_TARGETS = {Kind.MENU_INFO: StepName.INFO_REGION, Kind.MENU_APPLY: StepName.APPLY_START,
+                Kind.MENU_STATUS: StepName.STATUS, Kind.MENU_LANGUAGE: StepName.LANGUAGE}
 
 
-@step("start.language")
+@step(StepName.LANGUAGE)
 class Language:
     @staticmethod
     def prompt(turn: Turn) -> None:
@@ -16,51 +20,48 @@ class Language:
         text = Translator("id")("menu.choose_language") + "\n\n" + Translator("en")(
             "menu.choose_language"
         )
-        turn.ask_text(text, [Choice("lang:id", "Bahasa Indonesia"), Choice("lang:en", "English")])
+        turn.ask_text(text, [Choice(cid(Kind.LANGUAGE, "id"), "Bahasa Indonesia"),
+                             Choice(cid(Kind.LANGUAGE, "en"), "English")])
 
     @staticmethod
-    def handle(turn: Turn, event: InboundEvent) -> str:
-        if event.kind == "choice" and event.choice_id in {"lang:id", "lang:en"}:
-            lang = event.choice_id.split(":", 1)[1]
+    def handle(turn: Turn, event: InboundEvent) -> Next:
+        chosen = event.chosen
+        if chosen is not None and chosen.kind is Kind.LANGUAGE and chosen.arg in {"id", "en"}:
+            lang = chosen.arg
             first_time = turn.state.lang is None
             turn.set_language(lang)
             turn.effect(SetLanguage(lang))
             turn.say("menu.intro" if first_time else "menu.language_set")
             go_menu(turn)
-            return "__stay__"
+            return STAY
         return UNHANDLED
 
 
-@step("menu.main")
+@step(StepName.MENU)
 class MainMenu:
     @staticmethod
     def prompt(turn: Turn) -> None:
         choices = [
-            turn.choice("m:info", "menu.info"),
-            turn.choice("m:apply", "menu.apply"),
-            turn.choice("m:status", "menu.status"),
-            turn.choice("m:complaint", "menu.complaint"),
-            turn.choice("m:lang", "menu.language"),
-            turn.choice("m:help", "menu.help"),
+            turn.choice(Kind.MENU_INFO, "menu.info"),
+            turn.choice(Kind.MENU_APPLY, "menu.apply"),
+            turn.choice(Kind.MENU_STATUS, "menu.status"),
+            turn.choice(Kind.MENU_COMPLAINT, "menu.complaint"),
+            turn.choice(Kind.MENU_LANGUAGE, "menu.language"),
+            turn.choice(Kind.MENU_HELP, "menu.help"),
         ]
         turn.ask("menu.main", choices)
 
     @staticmethod
-    def handle(turn: Turn, event: InboundEvent) -> str:
-        target = {
-            "m:info": "info.region",
-            "m:apply": "apply.start",
-            "m:status": "status.list",
-            "m:lang": "start.language",
-        }
-        if event.kind == "choice" and event.choice_id == "m:complaint":
+    def handle(turn: Turn, event: InboundEvent) -> Next:
+        chosen = event.chosen
+        if chosen is None:
+            return UNHANDLED
+        if chosen.kind is Kind.MENU_COMPLAINT:
             from conversations.flows.complaint import begin
 
             begin(turn)
-            return "__stay__"
-        if event.kind == "choice" and event.choice_id == "m:help":
+            return STAY
+        if chosen.kind is Kind.MENU_HELP:
             turn.say("help.menu")
-            return "__reprompt__"
-        if event.kind == "choice" and event.choice_id in target:
-            return target[event.choice_id]
-        return UNHANDLED
+            return REPROMPT
+        return MENU_TARGETS.get(chosen.kind, UNHANDLED)

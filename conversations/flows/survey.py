@@ -21,6 +21,7 @@ from conversations.types import (
     PermitDelivered,
     SubmitSurvey,
 )
+from conversations.vocab import ChoiceId, Kind, Next, StepName, cid
 from licensing.skm import load_skm
 
 
@@ -58,8 +59,9 @@ def send_permit(turn: Turn, app: ApplicationView) -> None:
     turn.effect(PermitDelivered(reg_no=app.reg_no))
 
 
-@global_choice("survey")
-def start_survey(turn: Turn, reg_no: str) -> None:
+@global_choice(Kind.SURVEY)
+def start_survey(turn: Turn, chosen: ChoiceId) -> None:
+    reg_no = chosen.arg
     app = _application(turn, reg_no)
     if app is None or app.permit is None or app.permit.status != "issued":
         turn.say("survey.not_ready")
@@ -76,20 +78,20 @@ def start_survey(turn: Turn, reg_no: str) -> None:
         turn.say("survey.intro", reg_no=reg_no, elements=len(load_skm().elements))
     else:
         turn.say("survey.resume", reg_no=reg_no)
-    goto_step(turn, "survey.question", history=["menu.main"])
+    goto_step(turn, StepName.SURVEY_QUESTION, history=[StepName.MENU])
 
 
-@global_choice("permit")
-def download_permit(turn: Turn, reg_no: str) -> None:
-    app = _application(turn, reg_no)
+@global_choice(Kind.PERMIT)
+def download_permit(turn: Turn, chosen: ChoiceId) -> None:
+    app = _application(turn, chosen.arg)
     if app is None or app.permit is None or not app.permit.downloadable:
-        start_survey(turn, reg_no)
+        start_survey(turn, ChoiceId(Kind.SURVEY, chosen.args))
         return
     send_permit(turn, app)
     go_menu(turn)
 
 
-@step("survey.question")
+@step(StepName.SURVEY_QUESTION)
 class Question:
     @staticmethod
     def prompt(turn: Turn) -> None:
@@ -101,33 +103,35 @@ class Question:
         skm = load_skm()
         lang = turn.t.lang
         part, key = nxt
-        menu = turn.choice("nav:menu", "survey.later")
+        menu = turn.choice(Kind.NAV_MENU, "survey.later")
         if part == "profile":
             q = skm.profile_question(key)
-            choices = [Choice(f"sp:{key}:{o.key}", o.label(lang)) for o in q.options]
+            choices = [Choice(cid(Kind.SURVEY_PROFILE, key, o.key), o.label(lang))
+                       for o in q.options]
             turn.ask("survey.profile_question", [*choices, menu], question=q.question(lang),
                      number=skm.profile.index(q) + 1, total=len(skm.profile))
         else:
             e = skm.element(key)
-            choices = [Choice(f"se:{key}:{a.value}", a.label(lang)) for a in e.answers]
+            choices = [Choice(cid(Kind.SURVEY_ELEMENT, key, str(a.value)), a.label(lang))
+                       for a in e.answers]
             turn.ask("survey.element_question", [*choices, menu], name=e.name(lang),
                      question=e.question(lang), number=skm.elements.index(e) + 1,
                      total=len(skm.elements))
 
     @staticmethod
-    def handle(turn: Turn, event: InboundEvent) -> str:
-        if event.kind != "choice" or not event.choice_id:
+    def handle(turn: Turn, event: InboundEvent) -> Next:
+        chosen = event.chosen
+        if chosen is None or chosen.kind not in (Kind.SURVEY_PROFILE, Kind.SURVEY_ELEMENT):
             return UNHANDLED
-        part, _, rest = event.choice_id.partition(":")
-        key, _, value = rest.partition(":")
+        key, value = chosen.args
         progress = _progress(turn)
         nxt = _next_question(progress)
         skm = load_skm()
-        if part == "sp" and nxt == ("profile", key):
+        if chosen.kind is Kind.SURVEY_PROFILE and nxt == ("profile", key):
             if value not in skm.profile_question(key).option_keys:
                 return UNHANDLED
             progress.setdefault("profile", {})[key] = value
-        elif part == "se" and nxt == ("element", key):
+        elif chosen.kind is Kind.SURVEY_ELEMENT and nxt == ("element", key):
             if value not in {"1", "2", "3", "4"}:
                 return UNHANDLED
             progress.setdefault("answers", {})[key] = int(value)
@@ -136,7 +140,7 @@ class Question:
         if _next_question(progress) is None:
             _finish(turn)
             return STAY
-        return "survey.question"
+        return StepName.SURVEY_QUESTION
 
 
 def _finish(turn: Turn) -> None:

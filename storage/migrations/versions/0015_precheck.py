@@ -13,7 +13,7 @@ from alembic import op
 
 
 revision: str = '0015_precheck'
-down_revision: str | None = '0013_ops'
+down_revision: str | None = '0014_dialogue'
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
