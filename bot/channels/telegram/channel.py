@@ -19,6 +19,7 @@ from aiogram.types import BotCommand
 from fastapi import APIRouter, Request, Response
 
 from bot.channels.telegram import CHANNEL
+from bot.channels.telegram.groups import GroupAnswers, is_private
 from bot.channels.telegram.inbound import ALLOWED_UPDATES, Downloader, chat_of, parse, to_payload
 from bot.channels.telegram.sender import TelegramSender
 from bot.channels.telegram.staff import post_staff_notices
@@ -74,6 +75,7 @@ class TelegramChannel:
                                      clock=app.runtime.clock)
         self.worker = UpdateWorker(app.runtime, bot, Downloader(bot, app.files),
                                    on_handled=self.dispatcher.wake, idle_poll=idle_poll)
+        self.groups = GroupAnswers(bot)
         self._tasks: set[asyncio.Task[None]] = set()
 
     @staticmethod
@@ -112,6 +114,9 @@ class TelegramChannel:
         """Record one update durably (deduplicated by update_id); False when it is not one
         this channel handles (answered 200 all the same, so Telegram stops sending it)."""
         update = parse(payload)
+        if not is_private(update):  # applicants only in private chats; nothing stored
+            self.groups.take(update)
+            return True
         chat = chat_of(update)
         if chat is None:
             return False

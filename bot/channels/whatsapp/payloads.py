@@ -83,10 +83,28 @@ class Media:
     caption: str | None
 
 
-def content(message: dict[str, Any]) -> tuple[str, str | Media | None]:
-    """What one message says: ("text", body), ("choice", id), ("media", Media), or
-    ("other", None) for kinds we do not take (audio, stickers, locations...)."""
+@dataclass(frozen=True)
+class NumberChange:
+    """A `system` message: the person now writes from `new` (their WhatsApp id)."""
+
+    new: str
+
+
+NUMBER_CHANGES = ("user_changed_number", "customer_changed_number")
+
+
+def content(message: dict[str, Any]) -> tuple[str, str | Media | NumberChange | None]:
+    """What one message says: ("text", body), ("choice", id), ("media", Media),
+    ("number_change", NumberChange), or ("other", None) for kinds we do not take
+    (audio, stickers, locations...)."""
     kind = message.get("type")
+    if kind == "system":
+        raw = message.get("system")
+        system: dict[str, Any] = raw if isinstance(raw, dict) else {}
+        new = system.get("wa_id") or system.get("new_wa_id")  # the older API's name
+        if system.get("type") in NUMBER_CHANGES and isinstance(new, str | int) and str(new):
+            return "number_change", NumberChange(new=str(new))
+        return "other", None
     if kind == "text":
         return "text", str((message.get("text") or {}).get("body") or "")
     if kind == "interactive":

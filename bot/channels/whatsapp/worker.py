@@ -13,15 +13,17 @@ import logging
 import weakref
 from collections import OrderedDict
 from collections.abc import AsyncIterator, Callable
+from datetime import UTC, datetime
 from typing import Any
 
 import httpx
 
 from bot.channels.whatsapp import CHANNEL, statuses
 from bot.channels.whatsapp.graph import GraphClient, GraphError
-from bot.channels.whatsapp.payloads import Media, content
+from bot.channels.whatsapp.payloads import Media, NumberChange, content
 from bot.composition import App
 from conversations.types import InboundEvent
+from service.number_change import move_number
 from storage.filestore import CHUNK_SIZE, StoredBlob, UploadRejected
 from storage.models import InboundMessage
 
@@ -49,6 +51,7 @@ class InboundWorker:
         self.idle_poll = idle_poll
         self.retry_pause = retry_pause
         self._wake = asyncio.Event()
+        self._marks: set[asyncio.Task[None]] = set()
         _workers.add(self)
 
     def wake(self) -> None:
@@ -98,6 +101,12 @@ class InboundWorker:
         payload: dict[str, Any] = row.payload or {}
         message: dict[str, Any] = payload.get("message") or {}
         kind, value = content(message)
+        if kind == "number_change" and isinstance(value, NumberChange):
+            await move_number(self.app.sessions, channel=CHANNEL,
+                              old=str(payload.get("wa_id")), new=value.new,
+                              inbound_id=row.id, now=self.app.runtime.clock())
+            return
+        self.mark_read(row.platform_id)
         blob: StoredBlob | None = None
         if kind == "text":
             event = InboundEvent.message(str(value))
@@ -109,9 +118,29 @@ class InboundWorker:
             event = InboundEvent.upload_rejected("unsupported_type")
         else:
             event = InboundEvent.message("")
+        sent = _int(payload.get("timestamp"))
         await self.app.runtime.handle(
             channel=CHANNEL, external_id=str(payload.get("wa_id")), platform_id=row.platform_id,
-            event=event, display_name=payload.get("name"), blob=blob, pending_id=row.id)
+            event=event, display_name=payload.get("name"), blob=blob, pending_id=row.id,
+            sent_at=datetime.fromtimestamp(sent, UTC) if sent else None)
+
+    def mark_read(self, wamid: str) -> None:
+        """Blue ticks and the typing indicator while the reply is prepared; in the
+        background and best effort: a refusal never holds up the reply."""
+        task = asyncio.create_task(self._mark_read(wamid))
+        self._marks.add(task)
+        task.add_done_callback(self._marks.discard)
+
+    async def wait_marks(self) -> None:
+        """Until the read receipts in flight are sent (tests, shutdown)."""
+        if self._marks:
+            await asyncio.gather(*list(self._marks), return_exceptions=True)
+
+    async def _mark_read(self, wamid: str) -> None:
+        try:
+            await self.client.mark_read(wamid)
+        except (GraphError, httpx.HTTPError) as exc:
+            log.info("mark as read refused: %s", type(exc).__name__)
 
     async def _download(self, media: Media) -> tuple[InboundEvent, StoredBlob | None]:
         for attempt in range(DOWNLOAD_TRIES):
