@@ -18,7 +18,7 @@ from dataclasses import dataclass, fields
 from datetime import UTC, datetime, timedelta
 from typing import Any, cast
 
-from sqlalchemy import JSON, Table, bindparam, delete, func, select, update
+from sqlalchemy import JSON, Table, bindparam, case, delete, func, or_, select, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.exc import IntegrityError
@@ -202,9 +202,13 @@ class Runtime:
         display_name: str | None = None,
         blob: StoredBlob | None = None,
         pending_id: int | None = None,
+        sent_at: datetime | None = None,
     ) -> Outcome:
         """Run one event. With `pending_id`, the payload was recorded by `record_pending`
-        and this marks it handled in the same transaction (handled at most once)."""
+        and this marks it handled in the same transaction (handled at most once).
+
+        `sent_at`: when the person sent it, by the platform's clock (WhatsApp's 24-hour
+        window runs from there, not from when a redelivery reached us)."""
         set_log_context(channel=channel, chat_key=f"{channel}:{external_id}")
         async with self.chat_lock(f"{channel}:{external_id}"):
             for _ in range(3):
@@ -212,7 +216,7 @@ class Runtime:
                     with metrics.timed_handle(channel, received=pending_id is None) as done:
                         outcome = done(await self._handle(
                             channel, external_id, platform_id, event, display_name, blob,
-                            pending_id))
+                            pending_id, sent_at))
                     if outcome.discarded is not None:
                         await self._remove_file(outcome.discarded)
                     elif event.kind == "file" and self.on_file_handled is not None:
@@ -233,6 +237,7 @@ class Runtime:
         display_name: str | None,
         blob: StoredBlob | None,
         pending_id: int | None,
+        sent_at: datetime | None = None,
     ) -> Outcome:
         now = self.clock()
         async with self.sessions() as session:
@@ -254,7 +259,7 @@ class Runtime:
                         if recorded.rowcount == 0:
                             return Outcome(duplicate=True)
                     return await self._run(session, conn, channel, external_id, event,
-                                           display_name, blob, now)
+                                           display_name, blob, now, sent_at)
             except IntegrityError as exc:
                 # A new chat created by another process at the same moment is not a
                 # duplicate: run the event again (it finds the chat then).
@@ -276,6 +281,7 @@ class Runtime:
         display_name: str | None,
         blob: StoredBlob | None,
         now: datetime,
+        sent_at: datetime | None = None,
     ) -> Outcome:
         # The hot path runs prebuilt Core statements on the session's connection: the
         # ORM's unit of work and building statements per call cost more CPU than the
@@ -289,11 +295,12 @@ class Runtime:
                                                  conv.state, applicant.notice_choices)
         else:
             applicant_id, name, state, notice = row
+        seen = min(sent_at, now) if sent_at is not None else now
         if display_name and not name:
-            touched = await conn.execute(_TOUCH_NAMED, {"row_id": applicant_id, "now": now,
+            touched = await conn.execute(_TOUCH_NAMED, {"row_id": applicant_id, "seen": seen,
                                                         "v_name": display_name[:200]})
         else:
-            touched = await conn.execute(_TOUCH, {"row_id": applicant_id, "now": now})
+            touched = await conn.execute(_TOUCH, {"row_id": applicant_id, "seen": seen})
         has_apps = bool(touched.scalar_one())
         new_blob = blob is not None and await _record_blob(conn, blob, now)
 
@@ -391,7 +398,12 @@ _applicants = cast(Table, Applicant.__table__)
 # committed while it waited.
 _TOUCH = (
     update(_applicants).where(_applicants.c.id == bindparam("row_id"))
-    .values(last_inbound_at=bindparam("now"), unreachable_at=None)  # they wrote to us
+    # The latest message the person sent: a late redelivery never moves it back.
+    .values(last_inbound_at=case(
+        (or_(_applicants.c.last_inbound_at.is_(None),
+             _applicants.c.last_inbound_at < bindparam("seen")), bindparam("seen")),
+        else_=_applicants.c.last_inbound_at),
+        unreachable_at=None)  # they wrote to us
     # By the parameter, not correlated: SQLite's RETURNING drops table names, and a bare
     # "id" inside the subquery would be the application's own.
     .returning(select(Application.id).where(Application.applicant_id == bindparam("row_id"))

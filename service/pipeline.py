@@ -73,6 +73,7 @@ class Turn:
     event: InboundEvent
     display_name: str | None = None
     blob: StoredBlob | None = None
+    sent_at: datetime | None = None  # by the platform's clock (WhatsApp's 24-hour window)
 
 
 class ChannelAdapter(Protocol):
@@ -303,7 +304,8 @@ class InboundPipeline:
             await self.runtime.handle(
                 channel=self.channel, external_id=turn.external_id,
                 platform_id=row.platform_id, event=turn.event,
-                display_name=turn.display_name, blob=turn.blob, pending_id=row.id)
+                display_name=turn.display_name, blob=turn.blob, pending_id=row.id,
+                sent_at=turn.sent_at)
         self.handled += 1
         if self.on_handled is not None:
             self.on_handled()

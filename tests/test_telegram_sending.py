@@ -84,18 +84,22 @@ async def test_text_is_escaped_and_long_text_split(bench: Bench, live_app: App) 
 
 async def test_long_choice_list_is_paged_inside_the_channel(bench: Bench,
                                                           live_app: App) -> None:
+    nav = (Choice("nav:back", "Kembali"), Choice("nav:menu", "Menu utama"))
     choices = tuple(Choice(f"r:region-{i}", f"Region {i}") for i in range(20))
     [outbox_id] = await _enqueue(live_app, 901, OutMessage(kind="choices", text="Pilih",
-                                                           choices=choices))
+                                                           choices=choices + nav))
     bench.channel.dispatcher.wake()
     await bench.settle()
     user = User(bench, 901)
     buttons = user.buttons()
     assert [b["callback_data"] for b in buttons[:PAGE_SIZE]] == [
         c.id for c in choices[:PAGE_SIZE]]
-    nxt = next(b for b in buttons if b["text"] == "›")
+    nxt = next(b for b in buttons if b["text"] == "2/3 ›")
     assert nxt["callback_data"] == f"~pg:{outbox_id}:1"
     assert all(len(b["callback_data"].encode()) <= 64 for b in buttons)
+    # Navigation on the first page already, and no button that does nothing.
+    assert [b["callback_data"] for b in buttons[-2:]] == ["nav:back", "nav:menu"]
+    assert not any(b["callback_data"] == f"~pg:{outbox_id}:0" for b in buttons)
 
     await user.press(nxt["callback_data"])
     [edit] = bench.api.calls("editMessageText", chat_id=901)
@@ -103,6 +107,8 @@ async def test_long_choice_list_is_paged_inside_the_channel(bench: Bench,
              for b in row]
     assert page2[:PAGE_SIZE] == [c.id for c in choices[PAGE_SIZE:2 * PAGE_SIZE]]
     assert f"~pg:{outbox_id}:0" in page2 and f"~pg:{outbox_id}:2" in page2
+    assert f"~pg:{outbox_id}:1" not in page2  # the current page is no button
+    assert page2[-2:] == ["nav:back", "nav:menu"]
     # The page turn was answered and never reached the conversation engine.
     assert len(bench.api.calls("answerCallbackQuery")) == 1
     assert len(bench.api.delivered(901)) == 1

@@ -7,6 +7,7 @@ import asyncio
 import os
 import socket
 import sys
+import time
 from pathlib import Path
 
 import httpx
@@ -43,7 +44,9 @@ async def test_izin_serve_runs_the_whatsapp_channel(tmp_path: Path) -> None:
                         break
                 except httpx.TransportError:
                     await asyncio.sleep(0.1)
-            raw, headers = wa.signed(wa.inbound("6281999", wa.text("halo")), SECRET)
+            # Sent now: the 24-hour window runs from the message timestamp.
+            raw, headers = wa.signed(wa.inbound("6281999", wa.text("halo"),
+                                                ts=int(time.time())), SECRET)
             resp = await client.post("/webhooks/whatsapp", content=raw, headers=headers)
             assert resp.status_code == 200
             for _ in range(300):

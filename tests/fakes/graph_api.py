@@ -85,6 +85,9 @@ class FakeGraphAPI:
     fail_next: list[int] = field(default_factory=list)
     fail_for: dict[str, list[int]] = field(default_factory=lambda: defaultdict(list))
     refused: list[tuple[str, int]] = field(default_factory=list)  # (to, code)
+    # Read receipts: (wamid, typing indicator asked) per POST {"status": "read"}.
+    read: list[tuple[str, bool]] = field(default_factory=list)
+    fail_read: list[int] = field(default_factory=list)  # HTTP statuses for the next receipts
     base: str = ""
 
     def __post_init__(self) -> None:
@@ -132,6 +135,16 @@ class FakeGraphAPI:
         if request.match_info["phone"] != self.phone_id:
             return _error(400, 100, "Unsupported post request")
         body = await request.json()
+        if body.get("status") == "read":  # mark as read: no message, no rate counted
+            if self.fail_read:
+                return _error(self.fail_read.pop(0), 131000, "Something went wrong")
+            if not str(body.get("message_id") or "").startswith("wamid."):
+                return _error(400, 100, "Invalid parameter")
+            typing = body.get("typing_indicator")
+            if typing is not None and typing != {"type": "text"}:
+                return _error(400, 100, "Invalid parameter")
+            self.read.append((str(body["message_id"]), typing is not None))
+            return web.json_response({"success": True})
         to = str(body.get("to"))
         code = None
         if self.fail_next:

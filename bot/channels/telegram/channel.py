@@ -19,6 +19,7 @@ from aiogram.types import BotCommand
 from fastapi import APIRouter, Request, Response
 
 from bot.channels.telegram import CHANNEL
+from bot.channels.telegram.groups import GroupAnswers, is_private
 from bot.channels.telegram.inbound import ALLOWED_UPDATES, Downloader, chat_of, parse, to_payload
 from bot.channels.telegram.sender import TelegramSender
 from bot.channels.telegram.staff import post_staff_notices
@@ -82,6 +83,7 @@ class TelegramChannel:
                                         on_handled=self.dispatcher.wake,
                                         sweep_every=idle_poll,
                                         listen_url=app.settings.db_url)
+        self.groups = GroupAnswers(bot)
         self._tasks: set[asyncio.Task[None]] = set()
 
     @staticmethod
@@ -131,6 +133,9 @@ class TelegramChannel:
                 channel=CHANNEL, platform_id=str(update_id), chat_key=f"{CHANNEL}:?",
                 payload=payload, error=f"unreadable update: {str(exc)[:500]}")
             return False
+        if not is_private(update):  # applicants only in private chats; nothing stored
+            self.groups.take(update)
+            return True
         chat = chat_of(update)
         if chat is None:
             return False

@@ -16,7 +16,9 @@ from conversations.types import Choice
 
 MAX_TEXT = 4096
 MAX_CAPTION = 1024
-PAGE_SIZE = 8  # buttons per page; more are paged with ‹ › buttons
+PAGE_SIZE = 8  # choices per page when a list is paged
+UNPAGED_MAX = 12  # up to this many choices show at once (a chat screen holds them)
+NAV_PREFIX = "nav:"  # Kembali / Menu: on every page, side by side in the last row
 PAGE_PREFIX = "~pg:"  # callback data of a page turn: ~pg:<outbox id>:<page>; handled here
 
 
@@ -64,28 +66,43 @@ def _cut(line: str, limit: int) -> tuple[str, str]:
     return line[:end], line[end:]
 
 
+def _split(choices: Sequence[Choice]) -> tuple[list[Choice], list[Choice]]:
+    main = [c for c in choices if not c.id.startswith(NAV_PREFIX)]
+    nav = [c for c in choices if c.id.startswith(NAV_PREFIX)]
+    return main, nav
+
+
 def page_count(choices: Sequence[Choice]) -> int:
-    return max(1, -(-len(choices) // PAGE_SIZE))
+    main, _ = _split(choices)
+    if len(main) <= UNPAGED_MAX:
+        return 1
+    return -(-len(main) // PAGE_SIZE)
 
 
 def keyboard(choices: Sequence[Choice], *, page: int = 0,
              outbox_id: int | None = None) -> InlineKeyboardMarkup:
-    """One button per row (labels are long); callback data is the choice id itself."""
-    pages = page_count(choices)
+    """One button per row (labels are long); callback data is the choice id itself.
+
+    A long list is paged: every page keeps the navigation row (Kembali, Menu) and the
+    page turns name the page they lead to; no button does nothing.
+    """
+    main, nav = _split(choices)
+    pages = page_count(choices) if outbox_id is not None else 1
     page = min(max(page, 0), pages - 1)
-    shown = choices[page * PAGE_SIZE:(page + 1) * PAGE_SIZE] if pages > 1 else choices
+    shown = main[page * PAGE_SIZE:(page + 1) * PAGE_SIZE] if pages > 1 else main
     rows = [[InlineKeyboardButton(text=c.label, callback_data=c.id)] for c in shown]
-    if pages > 1 and outbox_id is not None:
+    if pages > 1:
         turn: list[InlineKeyboardButton] = []
         if page > 0:
             turn.append(InlineKeyboardButton(
-                text="‹", callback_data=f"{PAGE_PREFIX}{outbox_id}:{page - 1}"))
-        turn.append(InlineKeyboardButton(
-            text=f"{page + 1}/{pages}", callback_data=f"{PAGE_PREFIX}{outbox_id}:{page}"))
+                text=f"‹ {page}/{pages}", callback_data=f"{PAGE_PREFIX}{outbox_id}:{page - 1}"))
         if page < pages - 1:
             turn.append(InlineKeyboardButton(
-                text="›", callback_data=f"{PAGE_PREFIX}{outbox_id}:{page + 1}"))
+                text=f"{page + 2}/{pages} ›",
+                callback_data=f"{PAGE_PREFIX}{outbox_id}:{page + 1}"))
         rows.append(turn)
+    if nav:
+        rows.append([InlineKeyboardButton(text=c.label, callback_data=c.id) for c in nav])
     return InlineKeyboardMarkup(inline_keyboard=rows)
 
 

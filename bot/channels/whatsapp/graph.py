@@ -51,6 +51,17 @@ class GraphClient:
             raise GraphError(resp.status_code, None, "no message id in the answer")
         return str(messages[0]["id"])
 
+    async def mark_read(self, wamid: str, *, typing: bool = True) -> None:
+        """Blue ticks on the person's message (and on all before it); with `typing`, the
+        typing indicator shows until our reply arrives or 25 seconds pass."""
+        payload: dict[str, Any] = {"messaging_product": "whatsapp", "status": "read",
+                                   "message_id": wamid}
+        if typing:
+            payload["typing_indicator"] = {"type": "text"}
+        resp = await self._http.post(f"{self.base}/{self.phone_number_id}/messages",
+                                     json=payload, headers=self._auth)
+        _json_or_raise(resp)
+
     async def upload(self, fh: BinaryIO | bytes, *, filename: str, media_type: str) -> str:
         """Upload media (streamed from `fh` by httpx's multipart encoder); returns its id."""
         resp = await self._http.post(

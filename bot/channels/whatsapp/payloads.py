@@ -110,11 +110,27 @@ class Media:
     caption: str | None
 
 
-def content(message: dict[str, Any]) -> tuple[str, str | Media | None]:
-    """What one message says: ("text", body), ("choice", id), ("media", Media), or
-    ("other", None) for kinds we do not take (audio, stickers, locations...) and for
-    fields of the wrong shape."""
+@dataclass(frozen=True)
+class NumberChange:
+    """A `system` message: the person now writes from `new` (their WhatsApp id)."""
+
+    new: str
+
+
+NUMBER_CHANGES = ("user_changed_number", "customer_changed_number")
+
+
+def content(message: dict[str, Any]) -> tuple[str, str | Media | NumberChange | None]:
+    """What one message says: ("text", body), ("choice", id), ("media", Media),
+    ("number_change", NumberChange), or ("other", None) for kinds we do not take
+    (audio, stickers, locations...) and for fields of the wrong shape."""
     kind = message.get("type")
+    if kind == "system":
+        system = _dict(message.get("system"))
+        new = system.get("wa_id") or system.get("new_wa_id")  # the older API's name
+        if system.get("type") in NUMBER_CHANGES and isinstance(new, str | int) and str(new):
+            return "number_change", NumberChange(new=str(new))
+        return "other", None
     if kind == "text":
         return "text", str(_dict(message.get("text")).get("body") or "")
     if kind == "interactive":

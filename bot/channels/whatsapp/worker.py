@@ -12,15 +12,17 @@ import asyncio
 import logging
 import weakref
 from collections.abc import AsyncIterator, Callable
+from datetime import UTC, datetime
 from typing import Any
 
 import httpx
 
 from bot.channels.whatsapp import CHANNEL, statuses
 from bot.channels.whatsapp.graph import GraphClient, GraphError
-from bot.channels.whatsapp.payloads import Media, content
+from bot.channels.whatsapp.payloads import Media, NumberChange, content
 from bot.composition import App
 from conversations.types import InboundEvent
+from service.number_change import move_number
 from service.pipeline import InboundPipeline, Recorded, Turn, Unhandleable
 from storage.filestore import CHUNK_SIZE, StoredBlob, UploadRejected
 
@@ -54,6 +56,7 @@ class InboundWorker:
                                         sweep_every=sweep_every,
                                         listen_url=app.settings.db_url)
         self._wake = asyncio.Event()
+        self._marks: set[asyncio.Task[None]] = set()
         _workers.add(self)
 
     def wake(self) -> None:
@@ -88,6 +91,12 @@ class InboundWorker:
         if not isinstance(wa_id, str) or not wa_id or not isinstance(message, dict):
             raise Unhandleable("not a recorded WhatsApp message")
         kind, value = content(message)
+        if kind == "number_change" and isinstance(value, NumberChange):
+            # Nothing for the conversation: the pipeline marks the row handled.
+            await move_number(self.app.sessions, channel=CHANNEL, old=wa_id, new=value.new,
+                              inbound_id=None, now=self.app.runtime.clock())
+            return None
+        self.mark_read(row.platform_id)
         blob: StoredBlob | None = None
         if kind == "text":
             event = InboundEvent.message(str(value))
@@ -100,8 +109,27 @@ class InboundWorker:
         else:
             event = InboundEvent.message("")
         name = payload.get("name")
+        sent = _int(payload.get("timestamp"))
         return Turn(wa_id, event, display_name=name if isinstance(name, str) else None,
-                    blob=blob)
+                    blob=blob, sent_at=datetime.fromtimestamp(sent, UTC) if sent else None)
+
+    def mark_read(self, wamid: str) -> None:
+        """Blue ticks and the typing indicator while the reply is prepared; in the
+        background and best effort: a refusal never holds up the reply."""
+        task = asyncio.create_task(self._mark_read(wamid))
+        self._marks.add(task)
+        task.add_done_callback(self._marks.discard)
+
+    async def wait_marks(self) -> None:
+        """Until the read receipts in flight are sent (tests, shutdown)."""
+        if self._marks:
+            await asyncio.gather(*list(self._marks), return_exceptions=True)
+
+    async def _mark_read(self, wamid: str) -> None:
+        try:
+            await self.client.mark_read(wamid)
+        except (GraphError, httpx.HTTPError) as exc:
+            log.info("mark as read refused: %s", type(exc).__name__)
 
     async def _download(self, media: Media) -> tuple[InboundEvent, StoredBlob | None]:
         for attempt in range(DOWNLOAD_TRIES):
