@@ -185,7 +185,7 @@ async def test_whatsapp_webhook_takes_any_authentic_body(wa_h: Harness, body: by
 
 async def test_a_bad_message_in_a_batch_is_a_dead_letter_and_the_good_one_is_handled(
         wa_h: Harness) -> None:
-    body = wa.inbound(WA_ID, wa.text("halo"))
+    body = wa.inbound(WA_ID, wa.text("halo"), ts=int(wa_h.clock().timestamp()))
     messages = body["entry"][0]["changes"][0]["value"]["messages"]
     bad = {**messages[0], "id": "wamid.BAD", "from": [WA_ID], "type": ["text"]}
     messages.insert(0, bad)
