@@ -218,8 +218,11 @@ async def start_izin(api: Api, db: str, workdir: Path) -> tuple[asyncio.subproce
 
         await _fresh_postgres(db)
         env["IZIN_DATABASE_URL"] = db
+    # RATIO_PROFILE=FILE: run izin under cProfile (its numbers are then not comparable).
+    profile = os.environ.get("RATIO_PROFILE")
+    wrap = ["-m", "cProfile", "-o", profile] if profile else []
     proc = await asyncio.create_subprocess_exec(
-        sys.executable, "-m", "bot.cli", "serve", cwd=workdir, env=env,
+        sys.executable, *wrap, "-m", "bot.cli", "serve", cwd=workdir, env=env,
         stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     return proc, f"http://127.0.0.1:{port}"
 
@@ -284,7 +287,8 @@ async def measure(name: str, api: Api, args: argparse.Namespace, db: str,
 
 
 async def main_async(args: argparse.Namespace) -> None:
-    api = await Api().start()
+    api = Api()
+    await api.start()
     loads = [os.getloadavg()[0]]
     print(f"# Python {platform.python_version()}, {os.cpu_count()} cores, "
           f"{args.per_chat} updates per chat, load average at start {loads[0]:.2f}")
@@ -305,11 +309,11 @@ async def main_async(args: argparse.Namespace) -> None:
     print("| database | chats | updates | izin ms/upd | echo ms/upd | ratio | "
           "API calls/upd izin/echo | wall s izin/echo | unanswered |")
     print("|---|---:|---:|---:|---:|---:|---:|---:|---:|")
-    for label, chats, i, e in rows:
-        print(f"| {label} | {chats} | {i.updates} | {i.cpu_ms:.2f} | {e.cpu_ms:.2f} | "
-              f"{i.cpu_ms / e.cpu_ms:.1f}x | {i.api_calls / i.updates:.2f}/"
-              f"{e.api_calls / e.updates:.2f} | {i.wall:.1f}/{e.wall:.1f} | "
-              f"{i.unanswered}/{e.unanswered} |")
+    for label, chats, iz, ec in rows:
+        print(f"| {label} | {chats} | {iz.updates} | {iz.cpu_ms:.2f} | {ec.cpu_ms:.2f} | "
+              f"{iz.cpu_ms / ec.cpu_ms:.1f}x | {iz.api_calls / iz.updates:.2f}/"
+              f"{ec.api_calls / ec.updates:.2f} | {iz.wall:.1f}/{ec.wall:.1f} | "
+              f"{iz.unanswered}/{ec.unanswered} |")
     print(f"# load average (1 min) after each server: "
           f"{', '.join(f'{x:.2f}' for x in loads)}; 429s from the fake: {api.rate_limited}")
 
