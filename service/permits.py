@@ -129,6 +129,13 @@ async def store_pdf(files: FileStore, session: AsyncSession, pdf: bytes,
     return blob.sha256
 
 
+async def any_to_produce(sessions: async_sessionmaker[AsyncSession]) -> bool:
+    """Whether a permit waits to be rendered and signed (one indexed look)."""
+    async with sessions() as session:
+        return await session.scalar(select(Permit.id).where(
+            Permit.status == "pending", Permit.ready.is_(True)).limit(1)) is not None
+
+
 async def produce_pending(
     sessions: async_sessionmaker[AsyncSession],
     *,
