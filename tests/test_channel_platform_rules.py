@@ -5,7 +5,7 @@ a changed number carries the applicant over."""
 from __future__ import annotations
 
 from collections.abc import AsyncIterator
-from datetime import UTC, datetime, timedelta
+from datetime import timedelta
 
 import pytest
 from sqlalchemy import func, select
@@ -15,8 +15,8 @@ from bot.settings import Settings
 from storage.models import Applicant, InboundMessage, OutboxMessage
 from tests.conftest import Clock
 from tests.fakes import graph_api as wa
-from tests.fakes.telegram_api import FakeTelegram, text_update
-from tests.fakes.telegram_user import Bench, open_bench
+from tests.fakes.telegram_api import text_update
+from tests.fakes.telegram_user import Bench, loose_webhook_bench
 from tests.fakes.whatsapp_harness import Harness, harness
 
 WA_ID = "6281234567890"
@@ -32,13 +32,8 @@ async def _count(app: App, model: type) -> int:
 
 @pytest.fixture
 async def tg(app: App) -> AsyncIterator[Bench]:
-    app.runtime.clock = lambda: datetime.now(UTC)
-    api = await FakeTelegram(per_chat_rate=100, per_chat_burst=100, global_rate=1000,
-                             global_burst=1000).start()
-    bench = await open_bench(app, api, "webhook")
-    yield bench
-    await bench.close()
-    await api.stop()
+    async with loose_webhook_bench(app) as bench:
+        yield bench
 
 
 def _in_group(update: dict, group_id: int = -100123) -> dict:  # type: ignore[type-arg]

@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import AsyncIterator
-from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
@@ -20,8 +19,7 @@ from licensing.permit.signing import inspect_signed_pdf
 from storage.models import Applicant, Application, Permit
 from tests.conftest import Clock
 from tests.fakes import graph_api as wa
-from tests.fakes.telegram_api import FakeTelegram
-from tests.fakes.telegram_user import Bench, User, open_bench
+from tests.fakes.telegram_user import Bench, User, loose_webhook_bench
 from tests.fakes.whatsapp_harness import Harness, harness
 from tests.journeys import apply_script
 from tests.test_permit_journey import approve
@@ -52,13 +50,8 @@ async def _delivered(app: App, reg_no: str) -> Permit:
 
 @pytest.fixture
 async def tg(app: App) -> AsyncIterator[Bench]:
-    app.runtime.clock = lambda: datetime.now(UTC)
-    api = await FakeTelegram(per_chat_rate=100, per_chat_burst=100, global_rate=1000,
-                             global_burst=1000).start()
-    bench = await open_bench(app, api, "webhook")
-    yield bench
-    await bench.close()
-    await api.stop()
+    async with loose_webhook_bench(app) as bench:
+        yield bench
 
 
 async def test_telegram_survey_by_buttons_then_the_signed_permit(

@@ -14,7 +14,10 @@ import re
 import socket
 import time
 import unicodedata
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -207,3 +210,18 @@ async def open_bench(app: App, api: FakeTelegram, mode: str, *,
                               per_chat_interval=per_chat_interval, idle_poll=0.05)
     channel.dispatcher.idle_poll = 0.02
     return await Bench(api, app, channel, mode).start()
+
+
+@asynccontextmanager
+async def loose_webhook_bench(app: App) -> AsyncIterator[Bench]:
+    """The channel in webhook mode on the real clock, against a fake whose rate limits
+    never interfere (for tests about what is said, not about pacing)."""
+    app.runtime.clock = lambda: datetime.now(UTC)
+    api = await FakeTelegram(per_chat_rate=100, per_chat_burst=100, global_rate=1000,
+                             global_burst=1000).start()
+    bench = await open_bench(app, api, "webhook")
+    try:
+        yield bench
+    finally:
+        await bench.close()
+        await api.stop()
