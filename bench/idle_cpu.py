@@ -69,6 +69,11 @@ async def measure(db: str | None, repo: Path, settle: float, window: float,
                 "IZIN_WHATSAPP_TOKEN": graph.token,
                 "IZIN_WHATSAPP_PHONE_NUMBER_ID": graph.phone_id,
                 "IZIN_WHATSAPP_APP_SECRET": "s", "IZIN_WHATSAPP_API_BASE": graph_base})
+        if db:  # `izin serve` upgrades only SQLite on start; an operator runs this
+            upgrade = await asyncio.create_subprocess_exec(
+                sys.executable, "-m", "bot.cli", "db", "upgrade", cwd=repo, env=env)
+            if await upgrade.wait():
+                raise SystemExit("izin db upgrade failed")
         command = ["-c", QUIET_OUTBOX] if inbound_only else ["-m", "bot.cli", "serve"]
         proc = await asyncio.create_subprocess_exec(
             sys.executable, *command, cwd=repo, env=env,

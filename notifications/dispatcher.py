@@ -137,10 +137,11 @@ async def claim(
     applicant_id: int | None = None,
     owner: str = _ANONYMOUS,
     lease: timedelta = LEASE,
+    holds: list[datetime] | None = None,
 ) -> list[OutboxMessage]:
     """Take up to `limit` due rows for sending, replies first, oldest first, leased to
     `owner` until `now + lease`. One UPDATE ... RETURNING (after the channel's advisory
-    lock on PostgreSQL)."""
+    lock on PostgreSQL). Rows put back for quiet hours add their due time to `holds`."""
     async with sessions() as session, session.begin():
         conn = await session.connection()
         pg = conn.dialect.name == "postgresql"
@@ -154,7 +155,7 @@ async def claim(
         rows: list[OutboxMessage] = []
         while True:
             got = list((await session.scalars(stmt, params)).all())
-            kept = await _outside_quiet_hours(conn, got, now)
+            kept = await _outside_quiet_hours(conn, got, now, holds)
             rows += kept
             if len(kept) == len(got) or len(rows) >= limit:
                 break
@@ -170,7 +171,8 @@ _HOLD = (update(_t).where(_t.c.id == bindparam("row_id"))
 
 
 async def _outside_quiet_hours(conn: AsyncConnection, rows: list[OutboxMessage],
-                               now: datetime) -> list[OutboxMessage]:
+                               now: datetime, holds: list[datetime] | None = None,
+                               ) -> list[OutboxMessage]:
     """The claimed rows minus those in their recipient's quiet hours, which go back with
     `next_attempt_at` at 06:00 local: each such row is looked at once a night, and the
     claim stays one plain statement on both SQLite and PostgreSQL."""
@@ -184,6 +186,8 @@ async def _outside_quiet_hours(conn: AsyncConnection, rows: list[OutboxMessage],
             held.append({"row_id": row.id, "until": until})
     if held:
         await conn.execute(_HOLD, held)
+        if holds is not None:
+            holds.extend(h["until"] for h in held)
     return kept
 
 

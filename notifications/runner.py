@@ -11,7 +11,8 @@
   lease that may have lapsed; results the database could not take are kept and written
   when it is back (before anything new is claimed), so no row waits behind a stale claim;
 - no polling: it sleeps until a row is written (in-process signal; NOTIFY on
-  PostgreSQL), the next retry is due, or a slow safety sweep (`idle_poll`).
+  PostgreSQL), the next retry is due, or a slow safety sweep (`idle_poll`; `listen_poll`
+  while the sender's LISTEN connection is up, since then every new row notifies).
 """
 
 from __future__ import annotations
@@ -26,6 +27,7 @@ from collections import OrderedDict, deque
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
+from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
@@ -100,6 +102,7 @@ class Dispatcher:
         per_chat_interval: float = 1.0,
         batch: int = 200,
         idle_poll: float = 5.0,
+        listen_poll: float = 30.0,
         clock: Callable[[], datetime] = lambda: datetime.now(UTC),
         lease: float = 5.0,
         renew_every: float = 1.0,
@@ -117,6 +120,7 @@ class Dispatcher:
         # broadcast waits for the next claim (replies first), not for a long batch.
         self.batch = max(1, min(batch, int(rate_per_second / 2)))
         self.idle_poll = idle_poll  # the safety sweep when nothing wakes it
+        self.listen_poll = max(idle_poll, listen_poll)  # ... when NOTIFY wakes it
         self.clock = clock
         self.lease = timedelta(seconds=lease)
         self.renew_every = renew_every
@@ -140,10 +144,19 @@ class Dispatcher:
         self._settling = asyncio.Lock()
         self.record_every = 0.05
         self._recorder: asyncio.Task[None] | None = None
+        self._lock_seen = 0.0  # monotonic: the lock's connection last answered
+        self._due_unknown = True  # whether to ask the database for the next due time
+        self._due_at: datetime | None = None
 
     def wake(self) -> None:
         """Tell the loop new rows are waiting."""
         self._wake.set()
+
+    def _written(self) -> None:
+        # While the lock's connection LISTENs, the trigger's NOTIFY reports the same
+        # write a moment later: one wake per write, not two (each would cost a claim).
+        if self._leader is None:
+            self._wake.set()
 
     def _notified(self, channel: str) -> None:
         if channel == self.channel:
@@ -153,7 +166,7 @@ class Dispatcher:
     async def run(self, stop: asyncio.Event) -> None:
         """Claim and send until `stop`; on PostgreSQL only while this process holds the
         channel's sender lock (waiting for it otherwise)."""
-        unsubscribe = written.subscribe(self.wake)
+        unsubscribe = written.subscribe(self._written)
         try:
             if self._dsn is None:
                 await self._serve(stop)
@@ -202,39 +215,71 @@ class Dispatcher:
     def _active(self) -> bool:
         return self._leader is None or not self._leader.lost.is_set()
 
+    def _sweep_every(self) -> float:
+        return self.idle_poll if self._leader is None else self.listen_poll
+
+    async def _check_lock(self) -> None:
+        """After a quiet spell (no renewal for `idle_poll`), prove the lock's connection
+        still answers before claiming: a silently dropped one would otherwise be noticed
+        only at the next idle heartbeat, while another process may hold the lock."""
+        if self._leader is not None and time.monotonic() - self._lock_seen > self.idle_poll:
+            await self._leader.execute("SELECT 1")
+            self._lock_seen = time.monotonic()
+
     def _may_send(self) -> bool:
         return self._active() and time.monotonic() < self._valid_until
 
     async def _serve(self, stop: asyncio.Event) -> None:
-        """Claim and send while active. The next batch is claimed while the current one is
-        still sending, so the platform's rate is used while the database works; at most
-        two batches are out, so a reply waits behind those two at most (a second's worth)."""
+        """Claim and send while active. A claim runs only when it can find something: a
+        row was written (wake), a full batch suggests more is due, a batch finished after
+        rows were written behind it (a chat's next row waits for its earlier one), or a
+        known time came (retry, quiet hours, another's lease). The next batch is claimed
+        while the current one is still sending, so the platform's rate is used while the
+        database works; at most two batches are out, so a reply waits behind those two
+        at most (a second's worth)."""
         out: deque[asyncio.Task[None]] = deque()
         renewing = asyncio.create_task(self._renew_forever())
         failures = 0
+        need_claim = True
+        behind = False  # rows were written while a batch was out: claim after it ends
+        self._due_unknown = True  # ask the database when something becomes due
         try:
             while not stop.is_set() and self._active():
-                try:
-                    await self._settle()
-                    rows = await self._claim()
-                    self._beat()
-                except Exception as exc:  # the database is away: back off, keep the loop
-                    failures += 1
-                    wait = min(0.1 * 2 ** failures, 5.0)
-                    log.warning("outbox %s: claim failed (%s); retrying in %.1f s",
-                                self.channel, type(exc).__name__, wait)
-                    await self._idle(stop, wait)
-                    continue
-                failures = 0
-                if rows:
-                    out.append(asyncio.create_task(self._send_batch(rows)))
-                    if len(out) >= 2:
+                if need_claim or self._wake.is_set():
+                    behind = behind or (self._wake.is_set() and bool(out))
+                    self._wake.clear()  # before the claim: a row written during it wakes us
+                    try:
+                        await self._settle()
+                        await self._check_lock()
+                        rows = await self._claim()
+                        self._beat()
+                    except Exception as exc:  # the database is away: back off, keep the loop
+                        failures += 1
+                        wait = min(0.1 * 2 ** failures, 5.0)
+                        log.warning("outbox %s: claim failed (%s); retrying in %.1f s",
+                                    self.channel, type(exc).__name__, wait)
+                        self._beat()
+                        await _sleep(stop, wait)
+                        need_claim = True
+                        continue
+                    failures = 0
+                    need_claim = len(rows) >= self.batch
+                    if rows:
+                        out.append(asyncio.create_task(self._send_batch(rows)))
+                        if len(out) >= 2:
+                            await self._finish(out.popleft())
+                            need_claim, behind = need_claim or behind, False
+                        continue
+                if out:  # wait for a write or for the oldest batch to finish
+                    await self._idle(stop, None, out[0])
+                    if out[0].done():
                         await self._finish(out.popleft())
-                    continue
-                if out:  # its completion may make a chat's next row due
-                    await self._finish(out.popleft())
+                        need_claim, behind = need_claim or behind, False
                     continue
                 await self._idle(stop, await self._idle_for())
+                if not self._wake.is_set():  # a due time or the sweep: claim, ask again
+                    self._due_at, self._due_unknown = None, True
+                need_claim = True
         finally:
             while out:
                 await self._finish(out.popleft())
@@ -244,8 +289,11 @@ class Dispatcher:
 
     async def _claim(self) -> list[OutboxMessage]:
         started = time.monotonic()
+        holds: list[datetime] = []
         rows = await claim(self.sessions, self.channel, now=self.clock(), limit=self.batch,
-                           owner=self.owner, lease=self.lease)
+                           owner=self.owner, lease=self.lease, holds=holds)
+        if holds:  # rows put back for quiet hours: due again when those end
+            self._later(min(holds))
         if rows:
             valid = started + self.lease.total_seconds() - self._margin
             self._valid_until = min(self._valid_until, valid) if self._held else valid
@@ -254,23 +302,44 @@ class Dispatcher:
         return rows
 
     async def _idle_for(self) -> float:
-        try:
-            due = await next_due(self.sessions, self.channel, now=self.clock(),
-                                 owner=self.owner)
-        except Exception:  # the next claim reports it
-            return 1.0
-        if due is None:
-            return self.idle_poll
-        return min(self.idle_poll, max(0.05, (due - self.clock()).total_seconds()))
+        """Until the next known due time or the safety sweep. The database is asked only
+        when it may know a time this process does not: at start, after a failure or a
+        quiet-hours hold wrote a later time, and at each sweep (rows are always written
+        due now, so a wake covers them)."""
+        sweep = self._sweep_every()
+        if self._due_unknown:
+            try:
+                due = await next_due(self.sessions, self.channel, now=self.clock(),
+                                     owner=self.owner)
+            except Exception:  # the next claim reports it
+                return 1.0
+            self._due_unknown = False
+            self._due_at = due
+        if self._due_at is None:
+            return sweep
+        return min(sweep, max(0.05, (self._due_at - self.clock()).total_seconds()))
 
-    async def _idle(self, stop: asyncio.Event, seconds: float) -> None:
+    def _later(self, at: datetime) -> None:
+        """A row of ours becomes due at `at` (a retry, a hold): wake for it."""
+        if self._due_at is None or at < self._due_at:
+            self._due_at = at
+
+    async def _idle(self, stop: asyncio.Event, seconds: float | None,
+                    batch: asyncio.Task[None] | None = None) -> None:
+        """Wait for a wake, `stop`, a lost lock, `batch` ending or `seconds`; the wake
+        flag is left set (the caller clears it before its claim)."""
         self._beat()
-        self._wake.clear()
-        waits = [asyncio.ensure_future(self._wake.wait()), asyncio.ensure_future(stop.wait())]
+        if self._wake.is_set():
+            return
+        waits: list[asyncio.Future[Any]] = [asyncio.ensure_future(self._wake.wait()),
+                                            asyncio.ensure_future(stop.wait())]
         if self._leader is not None:
             waits.append(asyncio.ensure_future(self._leader.lost.wait()))
+        mine = list(waits)
+        if batch is not None:
+            waits.append(batch)
         await asyncio.wait(waits, timeout=seconds, return_when=asyncio.FIRST_COMPLETED)
-        for w in waits:
+        for w in mine:
             w.cancel()
 
     async def _renew_forever(self) -> None:
@@ -280,13 +349,14 @@ class Dispatcher:
         while True:
             await asyncio.sleep(self.renew_every)
             ids = list(self._held)
-            if not ids and time.monotonic() - beat < self.idle_poll:
+            if not ids and time.monotonic() - beat < self._sweep_every():
                 continue
             started = beat = time.monotonic()
             until = self.clock() + self.lease
             try:
                 if self._leader is not None:
                     await self._leader.execute(_RENEW_SQL, until, ids, self.owner)
+                    self._lock_seen = time.monotonic()
                 elif ids:
                     await renew(self.sessions, ids, owner=self.owner, until=until)
             except Exception as exc:  # sends stop when the lease may lapse
@@ -340,6 +410,7 @@ class Dispatcher:
                     await asyncio.sleep(wait)
             await self.bucket.take()
             if not self._may_send():  # the lease may have lapsed: another may send these
+                self._due_unknown = True
                 rest = rows[i:]
                 await self._record(rest, functools.partial(
                     release, self.sessions, rest, at=self.clock()))
@@ -359,6 +430,7 @@ class Dispatcher:
                 self._record_soon()
                 continue
             now = self.clock()
+            self._due_unknown = True  # a retry time was written: the idle wait asks
             await self._record([row], functools.partial(
                 complete, self.sessions, row, result, now=now))
             # Keep the chat's order: what follows waits until this one is through.

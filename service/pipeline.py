@@ -121,6 +121,7 @@ class InboundPipeline:
     def __init__(self, runtime: Runtime, adapter: ChannelAdapter, *,
                  on_handled: Callable[[], None] | None = None,
                  lease_seconds: float = 5.0, sweep_every: float = 10.0,
+                 listen_sweep_every: float = 30.0,
                  max_attempts: int = 3, retry_base: float = 0.2, retry_max: float = 5.0,
                  max_chats: int = 64, listen_url: str | None = None) -> None:
         self.runtime = runtime
@@ -129,6 +130,9 @@ class InboundPipeline:
         self.on_handled = on_handled
         self.lease = timedelta(seconds=lease_seconds)
         self.sweep_every = sweep_every
+        # With LISTEN every new row notifies, and each (re)connect sweeps for what was
+        # missed while deaf: the regular sweep is only a safety net then.
+        self.listen_sweep_every = max(sweep_every, listen_sweep_every)
         self.max_attempts = max_attempts
         self.retry_base = retry_base
         self.retry_max = retry_max
@@ -176,6 +180,8 @@ class InboundPipeline:
         stopper.add_done_callback(lambda _: self._wake.set())
         loop = asyncio.get_running_loop()
         regular = loop.time()
+        every = (self.listen_sweep_every if self._postgres and self.listen_url
+                 else self.sweep_every)
         try:
             while not stop.is_set():
                 # At least once per sweep: readiness reads it as this loop's pulse.
@@ -186,7 +192,7 @@ class InboundPipeline:
                 if self._sweep or due or now >= regular:
                     self._sweep = False
                     self._next_sweep = None
-                    regular = now + self.sweep_every
+                    regular = now + every
                     try:
                         self._woken |= set(await self._due_chats())
                     except Exception as exc:  # the database may be away

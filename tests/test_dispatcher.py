@@ -2,12 +2,18 @@
 
 from __future__ import annotations
 
+import asyncio
 from collections import defaultdict
+from collections.abc import Awaitable, Callable
+from datetime import UTC, datetime
+from typing import Any
 
+import pytest
 from sqlalchemy import select
 
 from bot.composition import App
 from conversations.types import OutMessage
+from notifications import runner
 from notifications.dispatcher import Delivery, SendResult, claim
 from notifications.runner import Dispatcher
 from service.inbound import get_or_create_applicant
@@ -129,11 +135,97 @@ async def test_a_row_left_sending_by_a_dead_process_is_sent_again_later(
 
 
 async def test_two_dispatchers_never_send_a_row_twice(app: App, clock: Clock) -> None:
-    import asyncio
-
     sender = ScriptedSender()
     for chat in "abcdefgh":
         await _queue(app, clock, chat, [f"{chat}-{i}" for i in range(5)])
     d1, d2 = _dispatcher(app, sender, clock), _dispatcher(app, sender, clock)
     await asyncio.gather(d1.drain(), d2.drain())
     assert len(sender.sent) == 40 and len(set(sender.sent)) == 40
+
+
+# ---- the running loop: claims only when something can be found ----
+
+
+class _CountedClaims:
+    """Wraps the runner's `claim`, counting calls; `after` runs once after a claim."""
+
+    def __init__(self) -> None:
+        self.calls = 0
+        self.after: Callable[[list[OutboxMessage]], Awaitable[None]] | None = None
+        self._claim = runner.claim
+
+    async def __call__(self, *args: Any, **kw: Any) -> list[OutboxMessage]:
+        self.calls += 1
+        rows: list[OutboxMessage] = await self._claim(*args, **kw)
+        after, self.after = self.after, None
+        if after is not None:
+            await after(rows)
+        return rows
+
+
+async def _until(check: Callable[[], bool], seconds: float = 10.0) -> None:
+    for _ in range(int(seconds / 0.01)):
+        if check():
+            return
+        await asyncio.sleep(0.01)
+    raise AssertionError("not reached in time")
+
+
+def _running(app: App, sender: ScriptedSender, **kw: Any) -> Dispatcher:
+    # A sweep far longer than the test: whatever is sent was found by a wake-up.
+    return Dispatcher(app.sessions, sender, rate_per_second=1000, per_chat_interval=0,
+                      idle_poll=60, listen_poll=60, clock=lambda: datetime.now(UTC), **kw)
+
+
+async def test_the_sender_claims_once_per_written_reply(
+    app: App, clock: Clock, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    counted = _CountedClaims()
+    monkeypatch.setattr(runner, "claim", counted)
+    sender = ScriptedSender()
+    d = _running(app, sender)
+    stop = asyncio.Event()
+    task = asyncio.create_task(d.run(stop))
+    await _until(lambda: counted.calls >= 1)  # the first claim at start finds nothing
+    for i in range(10):  # a conversation: the next reply after the previous one arrived
+        await _queue(app, clock, "a", [f"a-{i}"])
+        await _until(lambda i=i: len(sender.sent) == i + 1)  # type: ignore[misc]
+    await asyncio.sleep(0.2)  # an idle sender does not claim again
+    stop.set()
+    await task
+    assert [t for _, t in sender.sent] == [f"a-{i}" for i in range(10)]
+    # One claim per written reply plus the one at start (it used to claim again after
+    # every batch and once more before going idle: about three per reply).
+    assert counted.calls <= 11, counted.calls
+
+
+async def test_a_row_written_during_an_empty_claim_is_not_left_for_the_sweep(
+    app: App, clock: Clock, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    counted = _CountedClaims()
+    monkeypatch.setattr(runner, "claim", counted)
+    sender = ScriptedSender()
+
+    async def write_behind_it(rows: list[OutboxMessage]) -> None:
+        assert rows == []  # the claim saw nothing; the row commits before it returns
+        await _queue(app, clock, "a", ["late"])
+
+    counted.after = write_behind_it
+    stop = asyncio.Event()
+    task = asyncio.create_task(_running(app, sender).run(stop))
+    await _until(lambda: sender.sent == [("a", "late")])  # not after the 60 s sweep
+    stop.set()
+    await task
+
+
+async def test_a_retry_is_sent_when_due_without_a_wake(app: App, clock: Clock) -> None:
+    sender = ScriptedSender()
+    sender.script["a"] = [SendResult(ok=False, retry_after=0.3, error="429")]
+    await _queue(app, clock, "a", ["a-1", "a-2"])
+    stop = asyncio.Event()
+    task = asyncio.create_task(_running(app, sender).run(stop))
+    # Nothing is written after the 429: the sender learns the retry time itself.
+    await _until(lambda: len(sender.sent) == 2)
+    stop.set()
+    await task
+    assert [t for _, t in sender.sent] == ["a-1", "a-2"]
