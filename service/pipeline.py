@@ -257,30 +257,30 @@ class InboundPipeline:
             while not self._stop.is_set():
                 self._again.discard(key)
                 try:
-                    if not await self._work(key):
-                        return  # another live process works it
+                    more = await self._work(key)
                 except BaseException:
                     with contextlib.suppress(Exception):  # else it expires
                         await self._release_and_check(key)
                     raise
-                # Released, then looked again: a row recorded while the lease was still
-                # held (its process's claim failed) is not left behind.
-                more = await self._retrying(partial(self._release_and_check, key))
+                # Released, then looked again (in the same transaction): a row recorded
+                # while the lease was still held (its process's claim failed) is not
+                # left behind.
                 if not more or self._stop.is_set():
                     return
 
     async def _work(self, key: str) -> bool:
-        """Claim the chat and handle its rows in order; False when it was not claimed."""
+        """Claim the chat and handle its rows in order, then release it; True when rows
+        came after the release (work it again). False also when it was not claimed."""
         failures = 0
         claim = True
         while not self._stop.is_set():
             found = await self._retrying(partial(self._first_pending, key, claim))
             if found is None:
-                return not claim  # the lease was lost, or never got
+                return False  # the lease is another's (or was lost)
             claim = False
+            if isinstance(found, bool):
+                return found  # nothing pending: released in that transaction
             row, not_before, attempts = found
-            if row is None:
-                return True
             wait = (not_before - _wall()).total_seconds() if not_before else 0.0
             if wait > 0:  # a reorder window or a backoff: an earlier row may still come
                 await self._pause(min(wait, 0.25))
@@ -295,7 +295,7 @@ class InboundPipeline:
                     await self._pause(self._backoff(failures))
                     continue
                 await self._retrying(partial(self._failed, row, attempts + 1, exc))
-        return True
+        return await self._retrying(partial(self._release_and_check, key))
 
     async def _handle(self, row: Recorded) -> None:
         try:
@@ -363,9 +363,11 @@ class InboundPipeline:
             return bool(await session.scalar(_HAS_PENDING, {"v_key": key}))
 
     async def _first_pending(self, key: str, claim: bool
-                             ) -> tuple[Recorded | None, datetime | None, int] | None:
+                             ) -> tuple[Recorded, datetime | None, int] | bool | None:
         """Claim (or renew) the chat's lease and read its first pending row, in one
-        transaction; None: the lease is another's."""
+        transaction. None: the lease is another's. With no pending row the lease is
+        released in the same transaction, then the chat looked at once more: a bool,
+        whether rows came meanwhile."""
         now = _wall()
         async with self.runtime.sessions() as session, session.begin():
             conn = await session.connection()
@@ -381,8 +383,9 @@ class InboundPipeline:
                     self._recheck_at(held)  # taken over then if its owner has died
                 return None
             found = (await conn.execute(_FIRST_PENDING, {"v_key": key})).first()
-        if found is None:
-            return (None, None, 0)
+            if found is None:
+                await conn.execute(_RELEASE, {"v_key": key, "v_owner": self.owner})
+                return bool(await conn.scalar(_HAS_PENDING, {"v_key": key}))
         payload = found.payload if isinstance(found.payload, dict) else {}
         return (Recorded(found.id, found.platform_id, key, payload), found.not_before,
                 found.attempts)
