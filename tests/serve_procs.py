@@ -176,6 +176,28 @@ class Db:
         await self.engine.dispose()
 
 
+async def serve_after_reference(tmp: Path, db_url: str, api: FakeTelegram | FakeGraphAPI,
+                                reference: list[dict[str, Any]], n: int, **extra: str
+                                ) -> list[Serve]:
+    """`n` processes, the first alone while the reference bodies are posted to it and
+    handled: with the others up, LISTEN/NOTIFY would wake them for those chats too, and
+    the reference would not be one process's."""
+    serves = [await start_serve(tmp, db_url, api, "p0", **extra)]
+    db = Db(db_url)
+    try:
+        await post_all([(body, serves) for body in reference])
+        await until(db.handled, 60, "the reference handled by one process")
+        serves += await asyncio.gather(*(start_serve(tmp, db_url, api, f"p{i}", **extra)
+                                         for i in range(1, n)))
+    except BaseException:
+        for serve in serves:
+            await serve.stop()
+        raise
+    finally:
+        await db.close()
+    return serves
+
+
 async def until(check: Callable[[], Any], seconds: float, what: str = "") -> float:
     """Wait until `check()` (a coroutine function or a plain one) is true; returns the
     seconds it took."""

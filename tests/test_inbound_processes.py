@@ -22,6 +22,7 @@ from tests.serve_procs import (
     Serve,
     TcpProxy,
     post_all,
+    serve_after_reference,
     standard_script,
     start_serve,
     until,
@@ -60,18 +61,15 @@ async def test_alternating_and_repeated_updates_match_one_process(
         tmp_path: Path, db_url: str, api: FakeTelegram, samples: dict[str, Path]) -> None:
     script = standard_script(samples)
     ref_chats, alt_chats, all_chats = [101, 102, 103], [201, 202, 203], [301, 302, 303]
+    # Reference: the only process running gets and handles every update.
+    serves = await serve_after_reference(tmp_path, db_url, api, [
+        _update(api, chat, line) for line in script for chat in ref_chats], 3)
     db = Db(db_url)
-    serves = [await start_serve(tmp_path, db_url, api, f"p{i}") for i in range(3)]
     try:
-        # Reference: one process gets every update.
-        plan: list[tuple[dict[str, Any], list[Serve]]] = []
-        for line in script:
-            for chat in ref_chats:
-                plan.append((_update(api, chat, line), [serves[0]]))
-        await post_all(plan)
         # Alternating: each update to the next process in turn (a chat's consecutive
         # updates land on different processes). Repeated: each update to all three.
-        plan, turn = [], 0
+        plan: list[tuple[dict[str, Any], list[Serve]]] = []
+        turn = 0
         for line in script:
             for chat in alt_chats:
                 plan.append((_update(api, chat, line), [serves[turn % 3]]))

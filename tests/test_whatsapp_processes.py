@@ -17,7 +17,7 @@ from tests.conftest import PG_URL
 from tests.fakes import graph_api as wa
 from tests.fakes.graph_api import FakeGraphAPI
 from tests.fakes.whatsapp_harness import upload
-from tests.serve_procs import REG_NO, Db, Serve, standard_script, start_serve, until
+from tests.serve_procs import REG_NO, Db, serve_after_reference, standard_script, until
 
 pytestmark = [
     pytest.mark.slow,
@@ -66,15 +66,11 @@ async def test_alternating_and_redelivered_messages_match_one_process(
     ref, alternating, everywhere = "6281100000101", ["6281100000201", "6281100000202"], [
         "6281100000301", "6281100000302"]
     chats = [ref, *alternating, *everywhere]
+    # Reference: the only process running handles the whole journey.
+    serves = await serve_after_reference(tmp_path, db_url, graph, _journey(graph, ref, script),
+                                         3, **LIMITS)
     db = Db(db_url)
-    serves = [await start_serve(tmp_path, db_url, graph, "p0", **LIMITS)]
     try:
-        # Reference: the only process running handles the whole journey.
-        for body in _journey(graph, ref, script):
-            assert await serves[0].post(body) == 200
-        await until(db.handled, 60, "the reference journey handled")
-        serves += await asyncio.gather(*(start_serve(tmp_path, db_url, graph, f"p{i}", **LIMITS)
-                                         for i in (1, 2)))
         # Alternating: each message to the next process in turn. Redelivered: each
         # message to all three at once (the same wamid three times, as Meta retries).
         journeys = {c: _journey(graph, c, script) for c in alternating + everywhere}
@@ -84,8 +80,7 @@ async def test_alternating_and_redelivered_messages_match_one_process(
                 assert await serves[turn % 3].post(journeys[chat][i]) == 200
                 turn += 1
             for chat in everywhere:
-                targets: list[Serve] = serves
-                assert await asyncio.gather(*(s.post(journeys[chat][i]) for s in targets)
+                assert await asyncio.gather(*(s.post(journeys[chat][i]) for s in serves)
                                             ) == [200] * 3
         await until(lambda: db.settled(chats, lambda c: len(graph.to(str(c)))), 120,
                     "all handled and sent")
