@@ -6,30 +6,33 @@ update handled once; a kill -9 and a database outage lose and repeat nothing."""
 from __future__ import annotations
 
 import asyncio
-import json
-import re
 from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
 
 import pytest
-from sqlalchemy import func, select
+from sqlalchemy import select
 
-from storage.db import create_engine, session_factory
-from storage.models import InboundMessage, InboundStatus, OutboxMessage
+from storage.models import InboundMessage, InboundStatus
 from tests.conftest import PG_URL
 from tests.fakes.telegram_api import FakeTelegram, document_update, text_update
-from tests.journeys import apply_script
-from tests.serve_procs import Serve, TcpProxy, start_serve, until
+from tests.serve_procs import (
+    REG_NO,
+    Db,
+    Serve,
+    TcpProxy,
+    post_all,
+    serve_after_reference,
+    standard_script,
+    start_serve,
+    until,
+)
 
 pytestmark = [
     pytest.mark.slow,
     pytest.mark.skipif(not PG_URL, reason="several processes need PostgreSQL "
                        "(IZIN_TEST_DATABASE_URL); SQLite is the single-process default"),
 ]
-
-STANDARD = ("metro", "okupasi-terapis")  # the shortest journey: 4 uploads
-REG_NO = re.compile(r"\b[A-Z]{2,5}-\d{4}-[A-Z0-9]{6}\b")
 
 
 @pytest.fixture
@@ -38,14 +41,6 @@ async def api() -> AsyncIterator[FakeTelegram]:
                               global_burst=5000).start()
     yield fake
     await fake.stop()
-
-
-def _script(samples: dict[str, Path]) -> list[str]:
-    from licensing.catalog import STANDARDS_DIR, Catalog
-
-    entry = Catalog.load(STANDARDS_DIR).find(*STANDARD)
-    assert entry is not None
-    return apply_script(entry, samples)
 
 
 def _update(api: FakeTelegram, chat: int, line: str) -> dict[str, Any]:
@@ -58,81 +53,33 @@ def _update(api: FakeTelegram, chat: int, line: str) -> dict[str, Any]:
     return text_update(api, chat, line)
 
 
-async def _post_all(plan: list[tuple[dict[str, Any], list[Serve]]]) -> None:
-    """Each update to its process(es), one after the other's 200."""
-    for update, targets in plan:
-        for serve in targets:
-            assert await serve.post(update) == 200
-
-
-class Db:
-    def __init__(self, url: str) -> None:
-        self.engine = create_engine(url)
-        self.sessions = session_factory(self.engine)
-
-    async def handled(self) -> bool:
-        """No inbound row left pending (the outbox side is not looked at)."""
-        async with self.sessions() as s:
-            return not await s.scalar(select(func.count()).select_from(InboundMessage).where(
-                InboundMessage.status == InboundStatus.PENDING))
-
-    async def settled(self, chats: list[int], api: FakeTelegram) -> bool:
-        async with self.sessions() as s:
-            pending = await s.scalar(select(func.count()).select_from(InboundMessage).where(
-                InboundMessage.status == InboundStatus.PENDING))
-            unsent = await s.scalar(select(func.count()).select_from(OutboxMessage).where(
-                OutboxMessage.status.in_(("pending", "sending"))))
-            rows = await s.scalar(select(func.count()).select_from(OutboxMessage).where(
-                OutboxMessage.chat_id.in_([str(c) for c in chats])))
-        delivered = sum(len(api.delivered(c)) for c in chats)
-        return pending == 0 and unsent == 0 and delivered >= (rows or 0)
-
-    async def conversation(self, chat: int) -> list[str]:
-        """What the bot decided to say, in order, registration numbers blanked."""
-        async with self.sessions() as s:
-            payloads = (await s.scalars(select(OutboxMessage.payload).where(
-                OutboxMessage.chat_id == str(chat)).order_by(OutboxMessage.id))).all()
-        return [REG_NO.sub("REG", json.dumps(p, sort_keys=True)) for p in payloads]
-
-    async def statuses(self) -> dict[str, int]:
-        async with self.sessions() as s:
-            rows = (await s.execute(select(InboundMessage.status, func.count())
-                                    .group_by(InboundMessage.status))).all()
-        return {str(k): int(v) for k, v in rows}
-
-    async def close(self) -> None:
-        await self.engine.dispose()
-
-
 def _delivered_texts(api: FakeTelegram, chat: int) -> list[str]:
     return [REG_NO.sub("REG", t) for t in api.texts(chat)]
 
 
 async def test_alternating_and_repeated_updates_match_one_process(
         tmp_path: Path, db_url: str, api: FakeTelegram, samples: dict[str, Path]) -> None:
-    script = _script(samples)
+    script = standard_script(samples)
     ref_chats, alt_chats, all_chats = [101, 102, 103], [201, 202, 203], [301, 302, 303]
+    # Reference: the only process running gets and handles every update.
+    serves = await serve_after_reference(tmp_path, db_url, api, [
+        _update(api, chat, line) for line in script for chat in ref_chats], 3)
     db = Db(db_url)
-    serves = [await start_serve(tmp_path, db_url, api, f"p{i}") for i in range(3)]
     try:
-        # Reference: one process gets every update.
-        plan: list[tuple[dict[str, Any], list[Serve]]] = []
-        for line in script:
-            for chat in ref_chats:
-                plan.append((_update(api, chat, line), [serves[0]]))
-        await _post_all(plan)
         # Alternating: each update to the next process in turn (a chat's consecutive
         # updates land on different processes). Repeated: each update to all three.
-        plan, turn = [], 0
+        plan: list[tuple[dict[str, Any], list[Serve]]] = []
+        turn = 0
         for line in script:
             for chat in alt_chats:
                 plan.append((_update(api, chat, line), [serves[turn % 3]]))
                 turn += 1
             for chat in all_chats:
                 plan.append((_update(api, chat, line), serves))
-        await _post_all(plan)
+        await post_all(plan)
         chats = ref_chats + alt_chats + all_chats
-        await until(lambda: db.settled(chats, api), 180, "all handled and sent")
+        await until(lambda: db.settled(chats, lambda c: len(api.delivered(c))), 180,
+                    "all handled and sent")
 
         reference = await db.conversation(ref_chats[0])
         assert len(reference) > len(script)  # a whole journey, submitted
@@ -151,7 +98,7 @@ async def test_alternating_and_repeated_updates_match_one_process(
 
 async def test_kill_9_mid_journey_resumes_within_seconds(
         tmp_path: Path, db_url: str, api: FakeTelegram, samples: dict[str, Path]) -> None:
-    script = _script(samples)
+    script = standard_script(samples)
     chats = [401, 402, 403, 404, 405, 406]
     db = Db(db_url)
     a = await start_serve(tmp_path, db_url, api, "a")
@@ -159,12 +106,12 @@ async def test_kill_9_mid_journey_resumes_within_seconds(
     try:
         half = len(script) // 2
         # The first half to A, as fast as it answers; then A dies without a goodbye.
-        await _post_all([(_update(api, c, line), [a]) for line in script[:half]
+        await post_all([(_update(api, c, line), [a]) for line in script[:half]
                          for c in chats])
         a.kill()
         await a.proc.wait()
         # B carries on with the rest; the chats A held come to B once A's leases expire.
-        await _post_all([(_update(api, c, line), [b]) for line in script[half:half + 2]
+        await post_all([(_update(api, c, line), [b]) for line in script[half:half + 2]
                          for c in chats])
         took = await until(db.handled, 10, "B took over within 10 s")
         # A restarts, and the rest of the journey alternates between both again.
@@ -173,7 +120,7 @@ async def test_kill_9_mid_journey_resumes_within_seconds(
         for i, line in enumerate(script[half + 2:]):
             plan += [(_update(api, c, line), [(a, b)[(i + j) % 2]])
                      for j, c in enumerate(chats)]
-        await _post_all(plan)
+        await post_all(plan)
         await until(db.handled, 60, "all handled after the restart")
         reference = await db.conversation(chats[0])
         assert any("REG" in p for p in reference), "the journeys were submitted"

@@ -63,13 +63,7 @@ class Harness:
         before = len(self.graph.to(wa_id))
         if line.startswith("/upload "):
             path = Path(line.split(" ", 1)[1])
-            data = await asyncio.to_thread(path.read_bytes)
-            if path.suffix in (".jpg", ".jpeg", ".png"):
-                mime = "image/png" if path.suffix == ".png" else "image/jpeg"
-                await self.send(wa_id, wa.image(self.graph.add_media(data, mime), data, mime))
-            else:
-                media_id = self.graph.add_media(data, "application/pdf")
-                await self.send(wa_id, wa.document(media_id, path.name, data))
+            await self.send(wa_id, await asyncio.to_thread(upload, self.graph, path))
         else:
             await self.send(wa_id, self._answer(wa_id, line))
         await self.run()
@@ -90,6 +84,16 @@ class Harness:
         if last.body["interactive"]["type"] == "button":
             return wa.button_reply(*pick)
         return wa.list_reply(*pick)
+
+
+def upload(graph: FakeGraphAPI, path: Path) -> dict[str, Any]:
+    """The message of a person sending this file: an image, or else a PDF document (its
+    bytes held by the fake for the download)."""
+    data = path.read_bytes()
+    if path.suffix in (".jpg", ".jpeg", ".png"):
+        mime = "image/png" if path.suffix == ".png" else "image/jpeg"
+        return wa.image(graph.add_media(data, mime), data, mime)
+    return wa.document(graph.add_media(data, "application/pdf"), path.name, data)
 
 
 def whatsapp_settings(settings: Settings, graph_base: str, **extra: Any) -> Settings:
