@@ -4,7 +4,8 @@ A few thousand files are loaded and ANALYZEd, then the statements a chat turn, t
 queue page, search, the IKM report and a broadcast chunk really send (captured from the
 engine as they run) are EXPLAINed with their own parameters. A plan that reads
 `applications`, `application_documents`, `survey_responses`, the IKM's per-day totals or
-the broadcast's audience sequentially fails the test: that is what a dropped or unusable index looks like.
+the broadcast's audience sequentially fails the test: that is what a dropped or unusable
+index looks like.
 """
 
 from __future__ import annotations
