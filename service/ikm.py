@@ -49,9 +49,10 @@ def _profile(key: str) -> ColumnElement[str]:
 
 
 def _split(lo: datetime, hi: datetime) -> tuple[date, date, list[tuple[datetime, datetime]]]:
-    """The whole UTC days inside [lo, hi) (read from the per-day totals, `days` from
-    the first to before the second date) and the hours left at either end (read from
-    the responses themselves): a local period starts and ends mid-UTC-day."""
+    """Split [lo, hi) into whole UTC days, from the first returned date up to (not
+    including) the second, read from the per-day totals, and the hours left at either
+    end, read from the responses themselves: a local period starts and ends mid-UTC-day
+    (WIB: 17:00 UTC), and any zone's day boundaries are kept exactly."""
     first = datetime.combine(lo.date(), time.min, UTC)
     if first < lo:
         first += timedelta(days=1)
@@ -91,8 +92,7 @@ async def report(sessions: async_sessionmaker[AsyncSession], catalog: Catalog, *
     day_profiles = (select(SurveyDayProfile.question, SurveyDayProfile.option,
                            func.sum(SurveyDayProfile.respondents)).where(*profile_days)
                     .group_by(SurveyDayProfile.question, SurveyDayProfile.option))
-    counts = {k: dict.fromkeys(p.option_keys, 0) for k, p in
-              ((p.key, p) for p in skm.profile)}
+    counts = {p.key: dict.fromkeys(p.option_keys, 0) for p in skm.profile}
     async with sessions() as session:
         n, bad, *totals = (await session.execute(day_sums)).one()
         respondents, invalid = int(n or 0), int(bad or 0)
