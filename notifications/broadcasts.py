@@ -10,22 +10,23 @@ from __future__ import annotations
 
 import contextlib
 import logging
+import re
 from dataclasses import asdict, dataclass
 from datetime import date, datetime
 from functools import cache, lru_cache
 from typing import Any
 
-from jinja2 import StrictUndefined, TemplateError
+from jinja2 import StrictUndefined, TemplateError, nodes
 from jinja2.sandbox import SandboxedEnvironment
 from sqlalchemy import Select, func, insert, literal, select, text, update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from conversations.i18n import Translator
+from conversations.i18n import DEFAULT_LANG, LANGUAGES, Translator
 from conversations.types import OutMessage
 from licensing.catalog import Catalog, Role
 from licensing.dates import format_date
 from notifications.once import insert_once
-from service.outbox import PRIORITY_BULK
+from service.outbox import PRIORITY_BULK, mark_written
 from storage.models import (
     Applicant,
     Application,
@@ -177,6 +178,69 @@ def render(template: str, values: dict[str, str]) -> str:
     return text
 
 
+# Statements that only emit their body where they stand; any other (a macro, call,
+# filter, set or autoescape block...) may transform what a placeholder printed.
+_PLAIN = (nodes.Output, nodes.If, nodes.For, nodes.Assign, nodes.With)
+
+
+@lru_cache(maxsize=32)
+def _used(template: str) -> tuple[str, ...]:
+    """The placeholders the template names (the others cannot change its text)."""
+    names = {n.name for n in _sandbox().parse(template).find_all(nodes.Name)}
+    return tuple(p for p in PLACEHOLDERS if p in names)
+
+
+@lru_cache(maxsize=32)
+def _printed_as_is(template: str) -> frozenset[str]:
+    """The placeholders this template only prints bare (`{{ name }}`: no filter, test,
+    condition or assignment touches them). Their text does not change the rest of the
+    message, so it is rendered once with markers in their place, and each recipient's
+    values are put in by `str.replace` (what Jinja's `{{ x }}` writes is `str(x)`)."""
+    if "\x00" in template:
+        return frozenset()  # the markers must not occur in the template itself
+    tree = _sandbox().parse(template)
+    if not all(isinstance(n, _PLAIN) for n in tree.find_all(nodes.Stmt)):
+        return frozenset()
+    bare = {id(n) for out in tree.find_all(nodes.Output) for n in out.nodes
+            if isinstance(n, nodes.Name) and n.ctx == "load"}
+    used = [n for n in tree.find_all(nodes.Name) if n.name in PLACEHOLDERS]
+    return frozenset(n.name for n in used) - {n.name for n in used if id(n) not in bare}
+
+
+class _Renderer:
+    """`render` for many recipients: the template is rendered once per distinct value of
+    the placeholders it does more than print (often once in all), then each
+    recipient's printed values replace the markers. The same text as `render`, tested
+    against it (60,000 Jinja renders were a fifth of a province-wide broadcast)."""
+
+    def __init__(self, template: str) -> None:
+        self.template = template
+        self.shared = _printed_as_is(template)
+        self.keyed = tuple(p for p in _used(template) if p not in self.shared)
+        self.skeletons: dict[tuple[str, ...], str] = {}
+
+    def __call__(self, values: dict[str, str]) -> str:
+        if not self.shared or any("\x00" in values[p] for p in self.shared):
+            return render(self.template, values)
+        key = tuple(values[p] for p in self.keyed)
+        skeleton = self.skeletons.get(key)
+        if skeleton is None:
+            try:
+                skeleton = str(_compile(self.template).render(
+                    {**values, **{p: f"\x00{p}\x00" for p in self.shared}}))
+            except TemplateError as exc:
+                raise BroadcastError(f"template error: {exc}") from exc
+            self.skeletons[key] = skeleton
+        text = skeleton
+        for p in self.shared:
+            text = text.replace(f"\x00{p}\x00", values[p])
+        # Stripping after the replacement is render's strip: markers are not whitespace.
+        text = text.strip()
+        if not text:
+            raise BroadcastError("the message renders empty")
+        return text
+
+
 # --- recipients -----------------------------------------------------------------------
 
 
@@ -288,6 +352,16 @@ async def enqueue_chunk(sessions: async_sessionmaker[AsyncSession], catalog: Cat
                 select(BroadcastRecipient.applicant_id)
                 .where(BroadcastRecipient.broadcast_id == b.id).limit(1)) is None:
             await _materialise(session, b.id, Selection.from_json(b.selection))
+        status = "held" if b.status == "paused" else "pending"
+        pieces = _sql_pieces(b.template)
+        if pieces is not None and session.get_bind().dialect.name == "postgresql":
+            done = await _enqueue_in_sql(session, catalog, b, pieces, status=status,
+                                         now=now, chunk=chunk)
+            if not done:
+                b.enqueued_at = now
+                if b.status == "enqueuing":
+                    b.status = "active"
+            return done
         # Plain columns, not ORM objects: a 50,000-person broadcast reads 50,000 rows.
         rows = (await session.execute(
             select(BroadcastRecipient.applicant_id, Applicant.unreachable_at,
@@ -298,15 +372,18 @@ async def enqueue_chunk(sessions: async_sessionmaker[AsyncSession], catalog: Cat
             .join(Applicant, Applicant.id == BroadcastRecipient.applicant_id)
             .join(Application, Application.id == BroadcastRecipient.application_id)
             .where(BroadcastRecipient.broadcast_id == b.id,
-                   BroadcastRecipient.applicant_id > b.cursor)
+                   BroadcastRecipient.applicant_id > b.cursor,
+                   # Said twice: the planner's merge join on applicants otherwise
+                   # walked its index from the first id to the cursor in every chunk.
+                   Applicant.id > b.cursor)
             .order_by(BroadcastRecipient.applicant_id).limit(chunk))).all()
         if not rows:
             b.enqueued_at = now
             if b.status == "enqueuing":
                 b.status = "active"
             return False
-        status = "held" if b.status == "paused" else "pending"
         zones = {r.slug: r.timezone for r in catalog.regions()}
+        render_one = _Renderer(b.template)
         values: list[dict[str, Any]] = []
         skipped = 0
         for (applicant_id, unreachable_at, channel, chat_id, applicant_lang, display_name,
@@ -314,7 +391,7 @@ async def enqueue_chunk(sessions: async_sessionmaker[AsyncSession], catalog: Cat
             if unreachable_at is not None:
                 skipped += 1
                 continue
-            text = render(b.template, _placeholders(
+            text = render_one(_placeholders(
                 catalog, lang=lang or applicant_lang, name=full_name or display_name or "",
                 reg_no=reg_no, region=region, profession=profession, step_code=step_code,
                 due_on=due_on))
@@ -331,6 +408,127 @@ async def enqueue_chunk(sessions: async_sessionmaker[AsyncSession], catalog: Cat
         return True
 
 
+# Python's str.strip() removes these (render strips the message); PostgreSQL's btrim
+# is given the same set.
+_WHITESPACE = "".join(c for c in map(chr, range(0x110000)) if c.isspace())
+
+
+@lru_cache(maxsize=32)
+def _sql_pieces(template: str) -> tuple[str | tuple[str], ...] | None:
+    """The message as literal text and placeholders in order, when every placeholder the
+    template names is printed bare (then one render with markers gives the layout of
+    every recipient's message, and PostgreSQL can put it together); else None."""
+    try:
+        _compile(template)
+    except BroadcastError:
+        return None
+    shared = _printed_as_is(template)
+    if any(p not in shared for p in _used(template)):
+        return None
+    try:
+        skeleton = str(_compile(template).render({p: f"\x00{p}\x00" for p in PLACEHOLDERS}))
+    except TemplateError:
+        return None  # the Python path raises the same error, worded as before
+    parts = re.split("\x00(" + "|".join(PLACEHOLDERS) + ")\x00", skeleton)
+    if any("\x00" in part for part in parts[::2]):
+        return None
+    return tuple(part if i % 2 == 0 else (part,) for i, part in enumerate(parts))
+
+
+async def _enqueue_in_sql(session: AsyncSession, catalog: Catalog, b: Broadcast,
+                          pieces: tuple[str | tuple[str], ...], *, status: str,
+                          now: datetime, chunk: int) -> bool:
+    """The next chunk in one INSERT … SELECT: PostgreSQL joins the audience, writes each
+    message from the template's pieces (step labels and month names given as small
+    tables from the catalog) and inserts the outbox rows; nothing per recipient passes
+    through Python. The same rows as the Python path (tests/test_broadcast.py)."""
+    steps = [(lang, e.region.slug, e.profession.slug, st.code,
+              _step_label(catalog, lang, e.region.slug, e.profession.slug, st.code))
+             for lang in LANGUAGES for e in catalog for st in e.procedure]
+    months = [(lang, m, format_date(date(2000, m, 1), lang).split(" ")[1])
+              for lang in ("id", "en") for m in range(1, 13)]
+    zones = [(r.slug, r.timezone) for r in catalog.regions()]
+    values: dict[str, Any] = {
+        "b": b.id, "cursor": b.cursor, "chunk": chunk, "status": status, "now": now,
+        "urgent": b.urgent, "priority": PRIORITY_BULK, "ws": _WHITESPACE,
+        "default_lang": DEFAULT_LANG, "langs": list(LANGUAGES),
+        **{f"s{i}": list(col) for i, col in enumerate(zip(*steps, strict=True))},
+        **{f"m{i}": list(col) for i, col in enumerate(zip(*months, strict=True))},
+        **{f"z{i}": list(col) for i, col in enumerate(zip(*zones, strict=True))}}
+    columns = {"name": "c.name", "reg_no": "c.reg_no",
+               "step": "COALESCE(s.label, c.step_code)",
+               "deadline": "CASE WHEN c.due_on IS NULL THEN '-' ELSE "
+                           "extract(day FROM c.due_on)::int::text || ' ' || m.name || ' ' "
+                           "|| extract(year FROM c.due_on)::int::text END"}
+    message = []
+    for i, piece in enumerate(pieces):
+        if isinstance(piece, tuple):
+            message.append(columns[piece[0]])
+        elif piece:
+            values[f"lit{i}"] = piece
+            message.append(f"CAST(:lit{i} AS TEXT)")
+    stmt = text(f"""
+WITH picked AS MATERIALIZED (
+    -- The chunk first, by primary key (fresh rows have no statistics yet: joined first,
+    -- the planner read every remaining recipient and sorted them for each chunk).
+    SELECT applicant_id, application_id FROM broadcast_recipients
+    WHERE broadcast_id = CAST(:b AS BIGINT) AND applicant_id > CAST(:cursor AS BIGINT)
+    ORDER BY applicant_id LIMIT CAST(:chunk AS INT)
+), chunk AS (
+    SELECT r.applicant_id, ap.unreachable_at, ap.channel, ap.external_id,
+           CASE WHEN app.lang <> '' THEN app.lang ELSE ap.lang END AS lang,
+           COALESCE(NULLIF(app.full_name, ''), NULLIF(ap.display_name, ''), '') AS name,
+           app.reg_no, app.region, app.profession, app.step_code, app.due_on
+    FROM picked r
+    JOIN applicants ap ON ap.id = r.applicant_id
+    JOIN applications app ON app.id = r.application_id
+), msg AS (
+    SELECT c.applicant_id, c.unreachable_at, c.channel, c.external_id, z.tz,
+           btrim({" || ".join(message) or "''"}, CAST(:ws AS TEXT)) AS body
+    FROM chunk c
+    LEFT JOIN unnest(CAST(:s0 AS TEXT[]), CAST(:s1 AS TEXT[]), CAST(:s2 AS TEXT[]),
+                     CAST(:s3 AS TEXT[]), CAST(:s4 AS TEXT[]))
+              AS s(lang, region, profession, step_code, label)
+           ON s.lang = CASE WHEN c.lang = ANY(CAST(:langs AS TEXT[])) THEN c.lang
+                            ELSE CAST(:default_lang AS TEXT) END
+              AND s.region = c.region AND s.profession = c.profession
+              AND s.step_code = c.step_code
+    LEFT JOIN unnest(CAST(:m0 AS TEXT[]), CAST(:m1 AS INT[]), CAST(:m2 AS TEXT[]))
+              AS m(lang, month, name)
+           ON m.lang = CASE WHEN c.lang IN ('id', 'en') THEN c.lang ELSE 'id' END
+              AND m.month = extract(month FROM c.due_on)
+    LEFT JOIN unnest(CAST(:z0 AS TEXT[]), CAST(:z1 AS TEXT[])) AS z(region, tz)
+           ON z.region = c.region
+), ins AS (
+    INSERT INTO outbox (applicant_id, channel, chat_id, payload, priority, status, attempts,
+                        next_attempt_at, created_at, dedupe_key, notification_type, urgent,
+                        quiet_tz, broadcast_id)
+    SELECT applicant_id, channel, external_id, json_build_object('kind', 'text', 'text', body),
+           CAST(:priority AS INT), CAST(:status AS TEXT), 0, CAST(:now AS TIMESTAMPTZ),
+           CAST(:now AS TIMESTAMPTZ),
+           'broadcast:' || CAST(:b AS BIGINT) || ':' || applicant_id, 'broadcast',
+           CAST(:urgent AS BOOLEAN), tz, CAST(:b AS BIGINT)
+    FROM msg WHERE unreachable_at IS NULL
+    ON CONFLICT (dedupe_key) DO NOTHING
+    RETURNING 1
+)
+SELECT (SELECT count(*) FROM msg), (SELECT max(applicant_id) FROM msg),
+       (SELECT count(*) FROM msg WHERE unreachable_at IS NOT NULL),
+       (SELECT count(*) FROM msg WHERE unreachable_at IS NULL AND body = ''),
+       (SELECT count(*) FROM ins)""")
+    seen, last, skipped, empty, inserted = (await session.execute(stmt, values)).one()
+    if not seen:
+        return False
+    if empty:
+        raise BroadcastError("the message renders empty")  # the chunk is rolled back
+    b.queued += int(inserted)
+    b.skipped_unreachable += int(skipped)
+    b.cursor = int(last)
+    if inserted:
+        mark_written(session)
+    return True
+
+
 async def _materialise(session: AsyncSession, broadcast_id: int, selection: Selection) -> None:
     """The audience, chosen once (one INSERT … SELECT) when queuing starts: each chunk
     then reads its next rows by primary key instead of grouping every application again
@@ -339,6 +537,10 @@ async def _materialise(session: AsyncSession, broadcast_id: int, selection: Sele
     await session.execute(insert(BroadcastRecipient).from_select(
         ["broadcast_id", "applicant_id", "application_id"],
         select(literal(broadcast_id), sub.c.id, sub.c.app_id)))
+    if session.get_bind().dialect.name == "postgresql":
+        # Thousands of new rows the statistics don't know yet: without this the planner
+        # guessed a few hundred and read (and sorted) every remaining one per chunk.
+        await session.execute(text("ANALYZE broadcast_recipients"))
 
 
 async def enqueue_all(sessions: async_sessionmaker[AsyncSession], catalog: Catalog,

@@ -10,13 +10,13 @@ from decimal import Decimal
 from fractions import Fraction
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import ColumnElement, and_, case, func, select
+from sqlalchemy import ColumnElement, Executable, and_, case, func, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from licensing.catalog import Catalog
-from licensing.ikm import IkmResult, SampleCheck, ikm_from_totals, profile_counts, sample_check
+from licensing.ikm import IkmResult, SampleCheck, ikm_from_totals, sample_check
 from licensing.skm import ELEMENT_KEYS, SCALE, load_skm
-from storage.models import Application, SurveyResponse
+from storage.models import Application, SurveyDayProfile, SurveyDayTotal, SurveyResponse
 
 
 @dataclass(frozen=True)
@@ -48,55 +48,122 @@ def _profile(key: str) -> ColumnElement[str]:
     return column
 
 
+def _split(lo: datetime, hi: datetime) -> tuple[date, date, list[tuple[datetime, datetime]]]:
+    """Split [lo, hi) into whole UTC days, from the first returned date up to (not
+    including) the second, read from the per-day totals, and the hours left at either
+    end, read from the responses themselves: a local period starts and ends mid-UTC-day
+    (WIB: 17:00 UTC), and any zone's day boundaries are kept exactly."""
+    first = datetime.combine(lo.date(), time.min, UTC)
+    if first < lo:
+        first += timedelta(days=1)
+    last = datetime.combine(hi.date(), time.min, UTC)
+    if last <= first:
+        return first.date(), first.date(), [(lo, hi)]
+    edges = [(a, b) for a, b in ((lo, first), (last, hi)) if a < b]
+    return first.date(), last.date(), edges
+
+
 async def report(sessions: async_sessionmaker[AsyncSession], catalog: Catalog, *,
                  region: str, start: date, end: date,
                  profession: str | None = None) -> IkmReport:
-    """Summed and grouped by the database (index on region, submitted_at): one row of
-    sums and one row per distinct profile come back, however many people answered."""
+    """Summed from the per-day totals (one row per UTC day and service, kept with each
+    response) plus the responses of the cut-off hours at both ends: the work grows with
+    the days in the period, not with the people who answered."""
     if end < start:
         raise ValueError("the period ends before it starts")
     lo, hi = _bounds(catalog, region, start, end)
     skm = load_skm()
-    period = [SurveyResponse.region == region, SurveyResponse.submitted_at >= lo,
-              SurveyResponse.submitted_at < hi]
+    keys = [p.key for p in skm.profile]
+    first, last, edges = _split(lo, hi)
     served = select(func.count()).select_from(Application).where(
         Application.region == region, Application.submitted_at >= lo,
         Application.submitted_at < hi)
+    days = [SurveyDayTotal.region == region, SurveyDayTotal.day >= first,
+            SurveyDayTotal.day < last]
+    profile_days = [SurveyDayProfile.region == region, SurveyDayProfile.day >= first,
+                    SurveyDayProfile.day < last]
     if profession:
-        period.append(SurveyResponse.profession == profession)
         served = served.where(Application.profession == profession)
-    # Each answer is read out of the JSON once per row (the subquery; OFFSET 0 keeps
-    # PostgreSQL from folding it into the sums and reading every key twice).
-    per_row = (select(*[_answer(k).label(k) for k in ELEMENT_KEYS]).where(*period)
-               .offset(0).subquery())
-    answers = [per_row.c[k] for k in ELEMENT_KEYS]
-    # An answer missing or outside 1-4 is counted, and refused as compute_ikm does.
-    invalid = func.sum(case((and_(*[a.between(SCALE[0], SCALE[-1]) for a in answers]), 0),
-                            else_=1))
-    sums = select(func.count(), invalid, *[func.sum(a) for a in answers])
-    keys = [p.key for p in skm.profile]
-    per_profile = (select(*[_profile(k).label(k) for k in keys]).where(*period)
-                   .offset(0).subquery())
-    profile = [per_profile.c[k] for k in keys]
-    # Only complete profiles are counted (a respondent may have skipped a question).
-    groups = (select(*profile, func.count()).where(*[p.is_not(None) for p in profile])
-              .group_by(*profile))
+        days.append(SurveyDayTotal.profession == profession)
+        profile_days.append(SurveyDayProfile.profession == profession)
+    day_sums = select(func.sum(SurveyDayTotal.respondents), func.sum(SurveyDayTotal.invalid),
+                      *[func.sum(SurveyDayTotal.__table__.c[k]) for k in ELEMENT_KEYS]
+                      ).where(*days)
+    day_profiles = (select(SurveyDayProfile.question, SurveyDayProfile.option,
+                           func.sum(SurveyDayProfile.respondents)).where(*profile_days)
+                    .group_by(SurveyDayProfile.question, SurveyDayProfile.option))
+    counts = {p.key: dict.fromkeys(p.option_keys, 0) for p in skm.profile}
     async with sessions() as session:
-        n, bad, *totals = (await session.execute(sums)).one()
-        grouped = (await session.execute(groups)).all()
+        n, bad, *totals = (await session.execute(day_sums)).one()
+        respondents, invalid = int(n or 0), int(bad or 0)
+        sums = [int(t or 0) for t in totals]
+        for question, option, count in (await session.execute(day_profiles)).all():
+            _count(counts, question, option, int(count))
+        if edges:
+            n, bad, *totals = (await session.execute(
+                _edge_sums(region, profession, edges))).one()
+            respondents, invalid = respondents + int(n or 0), invalid + int(bad or 0)
+            sums = [a + int(b or 0) for a, b in zip(sums, totals, strict=True)]
+            for *profile, count in (await session.execute(
+                    _edge_profiles(region, profession, edges, keys))).all():
+                for question, option in zip(keys, profile, strict=True):
+                    _count(counts, question, option, int(count))
         population = int(await session.scalar(served) or 0)
-    respondents = int(n or 0)
-    if bad:
-        raise ValueError(f"{bad} stored survey response(s) lack an answer 1-4 per element")
+    if invalid:
+        raise ValueError(f"{invalid} stored survey response(s) lack an answer 1-4 per element")
     return IkmReport(
         region=region, profession=profession, start=start, end=end,
-        result=ikm_from_totals(respondents, {k: int(t) for k, t in zip(ELEMENT_KEYS, totals,
-                                                                        strict=True)})
+        result=ikm_from_totals(respondents, dict(zip(ELEMENT_KEYS, sums, strict=True)))
         if respondents else None,
         sample=sample_check(respondents, population),
-        profiles=profile_counts([(dict(zip(keys, row[:-1], strict=True)), int(row[-1]))
-                                 for row in grouped]),
+        profiles=counts,
     )
+
+
+def _count(counts: dict[str, dict[str, int]], question: str, option: str, n: int) -> None:
+    """Add n respondents to a profile answer; one the questionnaire lacks is refused, as
+    licensing.ikm.profile_counts refuses it (a counter of zero is no respondent)."""
+    if n == 0:
+        return
+    if question not in counts:
+        raise ValueError(f"unknown profile question {question!r}")
+    if option not in counts[question]:
+        raise ValueError(f"{question}: unknown option {option!r}")
+    counts[question][option] += n
+
+
+def _edge_where(region: str, profession: str | None,
+                edges: list[tuple[datetime, datetime]]) -> list[ColumnElement[bool]]:
+    at = SurveyResponse.submitted_at
+    where = [SurveyResponse.region == region,
+             or_(*[and_(at >= a, at < b) for a, b in edges])]
+    if profession:
+        where.append(SurveyResponse.profession == profession)
+    return where
+
+
+def _edge_sums(region: str, profession: str | None,
+               edges: list[tuple[datetime, datetime]]) -> Executable:
+    """Count, invalid answers and per-element sums of the responses in `edges`: the
+    rules of storage.models.survey_totals_rows (and of compute_ikm) in SQL."""
+    # Each answer is read out of the JSON once per row (the subquery; OFFSET 0 keeps
+    # PostgreSQL from folding it into the sums and reading every key twice).
+    per_row = (select(*[_answer(k).label(k) for k in ELEMENT_KEYS])
+               .where(*_edge_where(region, profession, edges)).offset(0).subquery())
+    answers = [per_row.c[k] for k in ELEMENT_KEYS]
+    valid = and_(*[a.between(SCALE[0], SCALE[-1]) for a in answers])
+    return select(func.count(), func.sum(case((valid, 0), else_=1)),
+                  *[func.sum(case((valid, a), else_=0)) for a in answers])
+
+
+def _edge_profiles(region: str, profession: str | None,
+                   edges: list[tuple[datetime, datetime]], keys: list[str]) -> Executable:
+    """Respondents per complete profile in `edges` (a skipped question: not counted)."""
+    per_row = (select(*[_profile(k).label(k) for k in keys])
+               .where(*_edge_where(region, profession, edges)).offset(0).subquery())
+    profile = [per_row.c[k] for k in keys]
+    return (select(*profile, func.count()).where(*[p.is_not(None) for p in profile])
+            .group_by(*profile))
 
 
 # --- the table, shared by `izin ikm report` and the back office's IKM page ----------

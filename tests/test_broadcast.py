@@ -5,6 +5,7 @@ over HTTP to the fake platform servers: tests/test_broadcast_platforms.py.)"""
 from __future__ import annotations
 
 import asyncio
+from datetime import date
 
 import pytest
 from sqlalchemy import select, update
@@ -15,7 +16,7 @@ from notifications import broadcasts as bc
 from notifications.dispatcher import Delivery, SendResult
 from notifications.runner import Dispatcher
 from service.outbox import enqueue
-from storage.models import Applicant, Broadcast, BroadcastRecipient, OutboxMessage
+from storage.models import Applicant, Application, Broadcast, BroadcastRecipient, OutboxMessage
 from tests.conftest import Clock
 from tests.notify_data import add_applicants
 from tests.rate_fake import RateLimitedFake
@@ -223,3 +224,128 @@ async def test_the_audience_is_chosen_once_when_queuing_starts(app: App, clock: 
     rows = await _outbox(app)
     assert sorted(r.applicant_id for r in rows) == sorted(audience)
     assert (await bc.progress(app.sessions, bid)).queued == 6
+
+
+# The per-recipient renderer (a template rendered once, values put in by replacement)
+# against the plain Jinja render, on templates that may and may not take that path.
+SHARED_TEMPLATES = {
+    TEMPLATE: {"name", "reg_no", "step", "deadline"},
+    "{{ name }}": {"name"},
+    "  {{- name -}}  \n": {"name"},
+    "{{ name }} / {{ name }} {{ reg_no }}{{ step }}": {"name", "reg_no", "step"},
+    "{% if step == 'Proses' %}Halo {{ name }}{% else %}Yth. {{ name }}{% endif %}":
+        {"name"},
+    "{% for i in range(2) %}{{ name }}{{ i }} {% endfor %}{% set x = 1 %}{{ x }}":
+        {"name"},
+    "Halo {{ name|upper }} {{ reg_no }}": {"reg_no"},
+    "{% if name %}{{ name }}{% endif %}.": set(),
+    "{{ name ~ '!' }} {{ name[:3] }}": set(),
+    "{% set name = reg_no %}{{ name }}": set(),
+    "{% filter upper %}{{ name }}{% endfilter %}": set(),
+    "{% set x %}{{ name }}{% endset %}{{ x|lower }}": set(),
+    "{% macro m(n) %}{{ n }}{% endmacro %}{{ m(name)|trim }}": set(),
+    "{% autoescape true %}{{ name }}{% endautoescape %}": set(),
+    "{{ undefined_thing }} {{ name }}": {"name"},
+}
+VALUES = [
+    {"name": "Siti Rahma", "reg_no": "PWK-26-1", "step": "Proses", "deadline": "1 Mei"},
+    {"name": "  \u00a0", "reg_no": "", "step": "Proses", "deadline": "-"},
+    {"name": "", "reg_no": "", "step": "", "deadline": ""},
+    {"name": "<b>&amp;</b> {{ x }}", "reg_no": "\x00name\x00", "step": "Verifikasi",
+     "deadline": "-"},
+    {"name": "\tAgus\n", "reg_no": "MTR-1", "step": "Proses", "deadline": "2 Juni"},
+]
+
+
+def _either(fn: object, values: dict[str, str]) -> str:
+    try:
+        return str(fn(values))  # type: ignore[operator]
+    except bc.BroadcastError as exc:
+        return f"error: {exc}"
+
+
+def test_rendering_once_per_template_gives_render_s_text() -> None:
+    for template, shared in SHARED_TEMPLATES.items():
+        assert bc._printed_as_is(template) == shared, template
+        renderer = bc._Renderer(template)
+        for values in VALUES:
+            assert _either(renderer, values) == _either(
+                lambda v, t=template: bc.render(t, v), values), (template, values)
+    for template, renders in ((TEMPLATE, 1), ("{{ name }}", 1),
+                              ("{% if step %}{{ name }}{% endif %}", 3)):
+        many = bc._Renderer(template)
+        for values in VALUES * 3:
+            _either(many, values)
+        assert len(many.skeletons) == renders  # Jinja ran once per distinct step
+
+
+async def _queued(app: App, bid: int) -> dict[int, tuple[object, ...]]:
+    async with app.sessions() as s:
+        rows = (await s.scalars(select(OutboxMessage).where(
+            OutboxMessage.broadcast_id == bid))).all()
+    return {r.applicant_id: (r.channel, r.chat_id, r.payload, r.priority, r.status,
+                             r.attempts, r.next_attempt_at, r.created_at,
+                             r.dedupe_key.replace(f":{bid}:", ":"), r.notification_type,
+                             r.urgent, r.quiet_tz) for r in rows if r.dedupe_key}
+
+
+async def test_postgres_queues_in_sql_exactly_what_python_renders(
+        app: App, clock: Clock, monkeypatch: pytest.MonkeyPatch) -> None:
+    if app.engine.dialect.name != "postgresql":
+        pytest.skip("the INSERT … SELECT path is PostgreSQL's")
+    add = add_applicants
+    await add(app.sessions, 3, now=clock.now, prefix="a")
+    await add(app.sessions, 2, now=clock.now, prefix="e", lang="en", due_on=None)
+    await add(app.sessions, 1, now=clock.now, prefix="f", lang="en", due_on=date(2027, 5, 3))
+    await add(app.sessions, 1, now=clock.now, prefix="g", step_code="langkah_lama")
+    await add(app.sessions, 2, now=clock.now, prefix="m", region="metro",
+              due_on=date(2026, 8, 31))
+    await add(app.sessions, 1, now=clock.now, prefix="p", profession="perekam-medis")
+    await add(app.sessions, 1, now=clock.now, prefix="x", lang="xx", due_on=date(2027, 1, 1))
+    async with app.sessions() as s, s.begin():
+        # Application language empty: the applicant's; names empty, missing, padded.
+        await s.execute(update(Application).where(Application.reg_no == "PWK-a0")
+                        .values(lang="", full_name=""))
+        await s.execute(update(Applicant).where(Applicant.external_id == "a0")
+                        .values(lang="en"))
+        await s.execute(update(Application).where(Application.reg_no == "PWK-a1")
+                        .values(full_name="\u3000 Siti \u00a0"))
+        await s.execute(update(Application).where(Application.reg_no == "PWK-e0")
+                        .values(full_name=""))
+        await s.execute(update(Applicant).where(Applicant.external_id == "e0")
+                        .values(display_name=None))
+        await s.execute(update(Applicant).where(Applicant.external_id == "a2")
+                        .values(unreachable_at=clock.now))
+    selection = bc.Selection(open_only=True)
+    for template, urgent in ((TEMPLATE, False), ("  {{ name }} {{ reg_no }}\n", True),
+                             ("{{ deadline }}/{{ step }}: {{ name }}", False),
+                             ("Pengumuman tanpa nama.", False)):
+        assert bc._sql_pieces(template) is not None
+        with monkeypatch.context() as m:
+            m.setattr(bc, "_Renderer", None)  # the SQL path renders nothing in Python
+            in_sql = await bc.create_broadcast(
+                app.sessions, app.catalog, selection=selection, template=template,
+                sender_username="kadis", sender_role="admin", now=clock.now, chunk=4,
+                urgent=urgent)
+        with monkeypatch.context() as m:
+            m.setattr(bc, "_sql_pieces", lambda t: None)
+            in_python = await bc.create_broadcast(
+                app.sessions, app.catalog, selection=selection, template=template,
+                sender_username="kadis", sender_role="admin", now=clock.now, chunk=4,
+                urgent=urgent)
+        sql_rows, python_rows = await _queued(app, in_sql), await _queued(app, in_python)
+        assert len(sql_rows) == 10  # 11 recipients, one unreachable
+        assert sql_rows == python_rows, template
+        for bid in (in_sql, in_python):
+            got = await bc.progress(app.sessions, bid)
+            assert (got.queued, got.unreachable) == (10, 1)
+    # A message that renders empty for someone is refused by both paths alike.
+    for patch in (None, lambda t: None):
+        with monkeypatch.context() as m:
+            if patch:
+                m.setattr(bc, "_sql_pieces", patch)
+            bid = await bc.create_broadcast(
+                app.sessions, app.catalog, selection=selection, template="{{ name }}",
+                sender_username="kadis", sender_role="admin", now=clock.now, enqueue=False)
+            with pytest.raises(bc.BroadcastError, match="renders empty"):
+                await bc.enqueue_all(app.sessions, app.catalog, bid, now=clock.now)

@@ -3,8 +3,9 @@
 A few thousand files are loaded and ANALYZEd, then the statements a chat turn, the
 queue page, search, the IKM report and a broadcast chunk really send (captured from the
 engine as they run) are EXPLAINed with their own parameters. A plan that reads
-`applications`, `application_documents`, `survey_responses` or the broadcast's audience
-sequentially fails the test: that is what a dropped or unusable index looks like.
+`applications`, `application_documents`, `survey_responses`, the IKM's per-day totals or
+the broadcast's audience sequentially fails the test: that is what a dropped or unusable
+index looks like.
 """
 
 from __future__ import annotations
@@ -35,7 +36,7 @@ from storage.models import (
 FILES = 4000
 START = datetime(2026, 1, 5, 2, 0, tzinfo=UTC)
 WATCHED = ("applications", "application_documents", "survey_responses",
-           "broadcast_recipients")
+           "survey_day_totals", "survey_day_profiles", "broadcast_recipients")
 
 
 @pytest.fixture
@@ -183,6 +184,9 @@ async def test_ikm_and_broadcast_chunks_use_indexes(loaded: App) -> None:
     with captured(loaded) as seen:
         await ikm.report(loaded.sessions, loaded.catalog, region="purwakarta",
                          start=date(2026, 1, 5), end=date(2026, 1, 6))
+    # The per-day totals for the whole UTC day inside, the responses for the cut-off hours.
+    assert {"survey_day_totals", "survey_day_profiles", "survey_responses"} <= {
+        t for sql, _ in seen for t in WATCHED if t in sql}
     assert await seq_scans(loaded, seen) == []
     bid = await broadcasts.create_broadcast(
         loaded.sessions, loaded.catalog, selection=broadcasts.Selection(region="metro"),
