@@ -145,7 +145,7 @@ def _edge_where(region: str, profession: str | None,
 def _edge_sums(region: str, profession: str | None,
                edges: list[tuple[datetime, datetime]]) -> Executable:
     """Count, invalid answers and per-element sums of the responses in `edges`: the
-    rules of storage.models.survey_totals_rows (and of compute_ikm) in SQL."""
+    rules of service.survey_totals.survey_totals_rows (and of compute_ikm) in SQL."""
     # Each answer is read out of the JSON once per row (the subquery; OFFSET 0 keeps
     # PostgreSQL from folding it into the sums and reading every key twice).
     per_row = (select(*[_answer(k).label(k) for k in ELEMENT_KEYS])

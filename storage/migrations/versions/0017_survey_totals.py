@@ -21,7 +21,7 @@ branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
 # Frozen here (a migration must not change with the code): the questionnaire's keys as
-# they were, and storage.models.survey_totals_rows' rules.
+# they were, and service.survey_totals.survey_totals_rows' rules.
 ELEMENTS = ('persyaratan', 'prosedur', 'waktu', 'biaya', 'produk', 'kompetensi',
             'perilaku', 'pengaduan', 'sarana')
 PROFILE = ('age', 'sex', 'education', 'occupation')
