@@ -49,6 +49,7 @@ sys.path.insert(0, str(REPO))  # runnable as a plain script from anywhere
 import httpx  # noqa: E402
 
 from tests.fakes.telegram_api import FakeTelegram, callback_update, text_update  # noqa: E402
+from tests.serve_procs import stop_process  # noqa: E402
 
 TOKEN = "123456:RATIO-token"
 SECRET = "ratio-secret"
@@ -193,16 +194,6 @@ async def _until_up(url: str, proc: asyncio.subprocess.Process) -> None:
     raise RuntimeError("server did not come up")
 
 
-async def _stop(proc: asyncio.subprocess.Process) -> None:
-    if proc.returncode is None:
-        proc.send_signal(signal.SIGINT)
-        try:
-            await asyncio.wait_for(proc.wait(), 30)
-        except TimeoutError:
-            proc.kill()
-            await proc.wait()
-
-
 async def start_izin(api: Api, db: str, workdir: Path) -> tuple[asyncio.subprocess.Process,
                                                                 str]:
     port = free_port()
@@ -282,7 +273,7 @@ async def measure(name: str, api: Api, args: argparse.Namespace, db: str,
         for chats in args.chats:
             out[chats] = await drive(url, api, proc.pid, chats, args.per_chat)
     finally:
-        await _stop(proc)
+        await stop_process(proc)
     return out
 
 

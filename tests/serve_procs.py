@@ -1,7 +1,6 @@
 """Real `izin serve` processes for the multi-process and fault tests (Telegram or
-WhatsApp, against the fake platform servers), the test's own view of their database,
-and a TCP proxy in front of PostgreSQL that a test can cut and restore (the server
-itself is never stopped)."""
+WhatsApp, against the fake platform servers) and the test's own view of their
+database (the TCP proxy that cuts PostgreSQL off is tests/fakes/tcp_proxy.py)."""
 
 from __future__ import annotations
 
@@ -20,7 +19,6 @@ from typing import Any
 
 import httpx
 from sqlalchemy import func, select
-from sqlalchemy.engine import make_url
 
 from storage.db import create_engine, session_factory
 from storage.models import InboundMessage, InboundStatus, OutboxMessage
@@ -34,6 +32,18 @@ SECRET = "procs-secret"
 REPO = Path(__file__).resolve().parent.parent
 STANDARD = ("metro", "okupasi-terapis")  # the shortest journey: 4 uploads
 REG_NO = re.compile(r"\b[A-Z]{2,5}-\d{4}-[A-Z0-9]{6}\b")
+
+
+async def stop_process(proc: asyncio.subprocess.Process, grace: float = 30.0) -> int:
+    """Stop `izin serve` as an operator does (SIGINT: it finishes and exits), killed
+    after `grace` seconds; its exit code."""
+    if proc.returncode is None:
+        proc.send_signal(signal.SIGINT)
+        try:
+            await asyncio.wait_for(proc.wait(), grace)
+        except TimeoutError:
+            proc.kill()
+    return await proc.wait()
 
 
 def free_port() -> int:
@@ -79,15 +89,7 @@ class Serve:
             self.proc.send_signal(signal.SIGKILL)
 
     async def stop(self) -> None:
-        if self.proc.returncode is None:
-            self.proc.send_signal(signal.SIGINT)
-            try:
-                await asyncio.wait_for(self.proc.wait(), 30)
-            except TimeoutError:
-                self.proc.kill()
-                await self.proc.wait()
-        else:
-            await self.proc.wait()
+        await stop_process(self.proc)
         await self.client.aclose()
 
 
@@ -210,61 +212,3 @@ async def until(check: Callable[[], Any], seconds: float, what: str = "") -> flo
             return time.monotonic() - start
         await asyncio.sleep(0.1)
     raise AssertionError(f"timed out after {seconds}s: {what}")
-
-
-class TcpProxy:
-    """Forwards 127.0.0.1:<port> to a target; `cut()` closes the listener and every
-    connection (PostgreSQL unreachable), `restore()` listens again on the same port."""
-
-    def __init__(self, target_host: str, target_port: int) -> None:
-        self.target = (target_host, target_port)
-        self.port = free_port()
-        self._server: asyncio.Server | None = None
-        self._writers: set[asyncio.StreamWriter] = set()
-
-    @staticmethod
-    def for_url(db_url: str) -> TcpProxy:
-        url = make_url(db_url)
-        return TcpProxy(url.host or "127.0.0.1", url.port or 5432)
-
-    def url(self, db_url: str) -> str:
-        return make_url(db_url).set(host="127.0.0.1", port=self.port).render_as_string(
-            hide_password=False)
-
-    async def start(self) -> TcpProxy:
-        self._server = await asyncio.start_server(self._client, "127.0.0.1", self.port,
-                                                  reuse_address=True)
-        return self
-
-    async def cut(self) -> None:
-        if self._server is not None:
-            self._server.close()
-            self._server = None
-        for w in list(self._writers):
-            w.transport.abort()
-        self._writers.clear()
-
-    async def restore(self) -> None:
-        await self.start()
-
-    async def _client(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter
-                      ) -> None:
-        try:
-            up_reader, up_writer = await asyncio.open_connection(*self.target)
-        except OSError:
-            writer.transport.abort()
-            return
-        self._writers |= {writer, up_writer}
-
-        async def pipe(src: asyncio.StreamReader, dst: asyncio.StreamWriter) -> None:
-            try:
-                while data := await src.read(65536):
-                    dst.write(data)
-                    await dst.drain()
-            except (OSError, asyncio.CancelledError):
-                pass
-            finally:
-                dst.transport.abort()
-
-        await asyncio.gather(pipe(reader, up_writer), pipe(up_reader, writer))
-        self._writers -= {writer, up_writer}

@@ -15,12 +15,12 @@ from sqlalchemy import select
 
 from storage.models import InboundMessage, InboundStatus
 from tests.conftest import PG_URL
+from tests.fakes.tcp_proxy import TcpProxy
 from tests.fakes.telegram_api import FakeTelegram, document_update, text_update
 from tests.serve_procs import (
     REG_NO,
     Db,
     Serve,
-    TcpProxy,
     post_all,
     serve_after_reference,
     standard_script,

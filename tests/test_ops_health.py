@@ -7,7 +7,6 @@ import re
 
 import pytest
 from sqlalchemy import insert
-from sqlalchemy.engine import make_url
 
 from bot.composition import App, build
 from bot.settings import Settings
@@ -81,19 +80,18 @@ async def test_ready_turns_red_on_a_stale_loop_and_a_late_outbox(app: App, clock
 @pytest.mark.skipif(not PG_URL, reason="needs PostgreSQL (IZIN_TEST_DATABASE_URL)")
 async def test_ready_turns_red_when_the_database_proxy_dies_and_green_when_it_returns(
         db_url: str, settings: Settings) -> None:
-    url = make_url(db_url)
-    proxy = await TcpProxy(url.host or "127.0.0.1", url.port or 5432).start()
-    through = url.set(host="127.0.0.1", port=proxy.port).render_as_string(hide_password=False)
+    proxy = await TcpProxy.for_url(db_url).start()
+    through = proxy.url(db_url)
     app = await build(settings.model_copy(update={"database_url": through}), migrate=False)
     try:
         async with client(app) as http:
             assert (await http.get("/readyz")).status_code == 200
-            await proxy.stop()
+            await proxy.cut()
             down = await http.get("/readyz")
             assert down.status_code == 503
             assert down.json()["checks"]["database"]["ok"] is False
             assert (await http.get("/healthz")).status_code == 200  # alive, not ready
-            await proxy.start()
+            await proxy.restore()
             for _ in range(50):  # the pool's pre-ping replaces the cut connections
                 if (await http.get("/readyz")).status_code == 200:
                     break

@@ -16,7 +16,6 @@ from pathlib import Path
 
 import pytest
 from sqlalchemy import func, select
-from sqlalchemy.engine import make_url
 
 from bot.composition import App
 from conversations.types import OutMessage
@@ -24,10 +23,10 @@ from notifications import broadcasts as bc
 from service.outbox import enqueue
 from storage.models import Applicant, InboundMessage, OutboxMessage, OutboxStatus
 from tests.conftest import PG_URL, Clock
+from tests.fakes.tcp_proxy import TcpProxy
 from tests.fakes.telegram_api import FakeTelegram, text_update
 from tests.notify_data import add_applicants
 from tests.processes import REPO, delivered_at
-from tests.tcp_proxy import TcpProxy
 
 pytestmark = pytest.mark.slow
 pg_only = pytest.mark.skipif(not PG_URL, reason="several sending processes and the "
@@ -184,15 +183,14 @@ async def test_two_processes_keep_the_platform_limits_and_one_takes_over(
 @pg_only
 async def test_a_database_outage_behind_a_proxy_resumes_without_a_restart(
         app: App, clock: Clock, db_url: str, tmp_path: Path) -> None:
-    url = make_url(db_url)
-    proxy = await TcpProxy(url.host or "127.0.0.1", url.port or 5432).start()
+    proxy = await TcpProxy.for_url(db_url).start()
     try:
         await add_applicants(app.sessions, 400, now=clock.now)
         await bc.create_broadcast(app.sessions, app.catalog, selection=bc.Selection(
             open_only=True), template="Halo {{ name }}", sender_username="admin",
             sender_role="admin", now=clock.now)
         log = tmp_path / "delivered.log"
-        through = url.set(port=proxy.port).render_as_string(hide_password=False)
+        through = proxy.url(db_url)
         proc = spawn(through, log, clock.now, "--rate", "40", "--forever")
         await until(lambda: len(delivered_at(log)) >= 80, 90, proc)
         await proxy.cut()

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import asyncio
 import os
-import signal
 import sys
 from collections.abc import AsyncIterator
 from pathlib import Path
@@ -15,6 +14,7 @@ import pytest
 
 from tests.fakes.telegram_api import FakeTelegram, text_update
 from tests.fakes.telegram_user import free_socket
+from tests.serve_procs import stop_process
 
 
 @pytest.fixture
@@ -38,15 +38,6 @@ async def _serve(tmp_path: Path, api: FakeTelegram, **extra: str
     return proc, port
 
 
-async def _stop(proc: asyncio.subprocess.Process) -> int:
-    if proc.returncode is None:
-        proc.send_signal(signal.SIGINT)
-        try:
-            await asyncio.wait_for(proc.wait(), 30)
-        except TimeoutError:
-            proc.kill()
-            await proc.wait()
-    return proc.returncode or 0
 
 
 async def _until(check: object, seconds: float = 90) -> None:
@@ -66,7 +57,7 @@ async def test_serve_polls_with_a_token(tmp_path: Path, api: FakeTelegram) -> No
         await _until(lambda: api.delivered(31337))
         assert api.delivered(31337)[0].reply_markup is not None  # the language question
     finally:
-        await _stop(proc)
+        await stop_process(proc)
 
 
 async def test_serve_webhook_route(tmp_path: Path, api: FakeTelegram) -> None:
@@ -93,4 +84,4 @@ async def test_serve_webhook_route(tmp_path: Path, api: FakeTelegram) -> None:
         assert len(api.delivered(31338)) == 1
         assert not api.calls("getUpdates")  # webhook mode does not poll
     finally:
-        await _stop(proc)
+        await stop_process(proc)

@@ -1,53 +1,70 @@
-"""A TCP proxy on a free loopback port in front of PostgreSQL: stopping it is a database
-outage for whoever connects through it (PostgreSQL itself is never touched)."""
+"""A TCP proxy on a loopback port in front of PostgreSQL, which the tests own: `cut()`
+closes the listener and every proxied connection (clients see resets and refused
+connections: a database outage), `restore()` listens on the same port again.
+PostgreSQL itself is never touched."""
 
 from __future__ import annotations
 
 import asyncio
-import contextlib
+
+from sqlalchemy.engine import make_url
 
 
 class TcpProxy:
     def __init__(self, target_host: str, target_port: int) -> None:
         self.target = (target_host, target_port)
-        self.port = 0
+        self.port = 0  # chosen at the first start, kept on restore
         self._server: asyncio.Server | None = None
-        self._pipes: set[asyncio.Task[None]] = set()
         self._writers: set[asyncio.StreamWriter] = set()
 
+    @staticmethod
+    def for_url(db_url: str) -> TcpProxy:
+        url = make_url(db_url)
+        return TcpProxy(url.host or "127.0.0.1", url.port or 5432)
+
+    def url(self, db_url: str) -> str:
+        """`db_url` through this proxy (after `start`)."""
+        return make_url(db_url).set(host="127.0.0.1", port=self.port).render_as_string(
+            hide_password=False)
+
     async def start(self) -> TcpProxy:
-        self._server = await asyncio.start_server(self._accept, "127.0.0.1", self.port)
-        self.port = self._server.sockets[0].getsockname()[1]  # the same port on restart
+        self._server = await asyncio.start_server(self._accept, "127.0.0.1", self.port,
+                                                  reuse_address=True)
+        self.port = self._server.sockets[0].getsockname()[1]
         return self
 
-    async def stop(self) -> None:
-        """Refuse new connections and cut the open ones."""
+    async def cut(self) -> None:
         if self._server is not None:
             self._server.close()
-            await self._server.wait_closed()
             self._server = None
         for w in list(self._writers):
-            w.transport.abort()
-        for t in list(self._pipes):
-            t.cancel()
+            w.transport.abort()  # a reset, as a lost link or a restarted server gives
         self._writers.clear()
 
-    async def _accept(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+    async def restore(self) -> None:
+        await self.start()
+
+    async def stop(self) -> None:
+        await self.cut()
+
+    async def _accept(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter
+                      ) -> None:
         try:
             up_reader, up_writer = await asyncio.open_connection(*self.target)
         except OSError:
             writer.transport.abort()
             return
         self._writers |= {writer, up_writer}
-        for src, dst in ((reader, up_writer), (up_reader, writer)):
-            task = asyncio.create_task(self._pipe(src, dst))
-            self._pipes.add(task)
-            task.add_done_callback(self._pipes.discard)
+        await asyncio.gather(_pipe(reader, up_writer), _pipe(up_reader, writer))
+        self._writers -= {writer, up_writer}
 
-    @staticmethod
-    async def _pipe(src: asyncio.StreamReader, dst: asyncio.StreamWriter) -> None:
-        with contextlib.suppress(OSError, asyncio.CancelledError):
-            while data := await src.read(65536):
-                dst.write(data)
-                await dst.drain()
+
+async def _pipe(src: asyncio.StreamReader, dst: asyncio.StreamWriter) -> None:
+    try:
+        while data := await src.read(65536):
+            dst.write(data)
+            await dst.drain()
+    except (OSError, asyncio.CancelledError):
+        pass
+    finally:
         dst.transport.abort()
