@@ -14,7 +14,7 @@ from typing import Any, cast
 from sqlalchemy import CursorResult, select, update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from storage.models import Applicant, InboundMessage, OutboxMessage
+from storage.models import Applicant, InboundMessage, InboundStatus, OutboxMessage
 
 log = logging.getLogger(__name__)
 
@@ -29,8 +29,9 @@ async def move_number(sessions: async_sessionmaker[AsyncSession], *, channel: st
         if inbound_id is not None:
             done = await session.execute(
                 update(InboundMessage)
-                .where(InboundMessage.id == inbound_id, InboundMessage.status == "pending")
-                .values(status="done", handled_at=now))
+                .where(InboundMessage.id == inbound_id,
+                       InboundMessage.status == InboundStatus.PENDING)
+                .values(status=InboundStatus.DONE, handled_at=now))
             # Handled already (another worker, a redelivery).
             if cast(CursorResult[Any], done).rowcount == 0:
                 return False

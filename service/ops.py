@@ -25,6 +25,7 @@ from storage.models import (
     InboundStatus,
     OpsAudit,
     OutboxMessage,
+    OutboxStatus,
     Permit,
 )
 
@@ -73,13 +74,13 @@ async def failures(sessions: async_sessionmaker[AsyncSession], *, kind: Kind | N
     async with sessions() as session:
         if kind in (None, Kind.inbound):
             for m in (await session.scalars(
-                    select(InboundMessage).where(InboundMessage.status == "failed")
+                    select(InboundMessage).where(InboundMessage.status == InboundStatus.FAILED)
                     .order_by(InboundMessage.id.desc()).limit(limit))).all():
                 found.append(Failure(Kind.inbound, m.id, m.channel, m.handled_at or m.received_at,
                                      mask_nik(m.error or "(no reason recorded)"), m.chat_key))
         if kind in (None, Kind.outbox):
             for o in (await session.scalars(
-                    select(OutboxMessage).where(OutboxMessage.status == "failed")
+                    select(OutboxMessage).where(OutboxMessage.status == OutboxStatus.FAILED)
                     .order_by(OutboxMessage.id.desc()).limit(limit))).all():
                 found.append(Failure(Kind.outbox, o.id, o.channel, o.next_attempt_at,
                                      mask_nik(o.last_error or o.platform_error
@@ -105,14 +106,14 @@ async def act(sessions: async_sessionmaker[AsyncSession], *, kind: Kind, row_id:
             m = await session.get(InboundMessage, row_id, with_for_update=True)
             if m is None:
                 raise OpsError("not_found", f"no inbound row {row_id}")
-            if m.status != "failed":
+            if m.status != InboundStatus.FAILED:
                 raise OpsError("not_failed", f"inbound row {row_id} is {m.status}, not failed")
             reason = m.error
             if action is Action.retry:
                 if m.payload is None:
                     raise OpsError("not_allowed", f"inbound row {row_id} has no payload left "
                                    "(purged after the retention period): discard it")
-                m.status, m.error, m.handled_at = "pending", None, None
+                m.status, m.error, m.handled_at = InboundStatus.PENDING, None, None
                 done = f"inbound row {row_id} queued again"
             else:
                 m.status, m.payload = InboundStatus.DISCARDED, null()
@@ -121,14 +122,14 @@ async def act(sessions: async_sessionmaker[AsyncSession], *, kind: Kind, row_id:
             o = await session.get(OutboxMessage, row_id, with_for_update=True)
             if o is None:
                 raise OpsError("not_found", f"no outbox row {row_id}")
-            if o.status != "failed":
+            if o.status != OutboxStatus.FAILED:
                 raise OpsError("not_failed", f"outbox row {row_id} is {o.status}, not failed")
             reason = o.last_error
             if action is Action.retry:
-                o.status, o.attempts, o.next_attempt_at = "pending", 0, now
+                o.status, o.attempts, o.next_attempt_at = OutboxStatus.PENDING, 0, now
                 done = f"outbox row {row_id} queued again"
             else:
-                o.status = "cancelled"
+                o.status = OutboxStatus.CANCELLED
                 done = f"outbox row {row_id} discarded"
         else:
             p = await session.get(Permit, row_id, with_for_update=True)

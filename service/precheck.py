@@ -37,6 +37,7 @@ from licensing.dates import format_date
 from licensing.precheck import pipeline
 from licensing.precheck.kinds import DocumentKind
 from service.outbox import PRIORITY_NOTICE, enqueue
+from service.wakeups import wait_any
 from storage.filestore import FileStore
 from storage.models import Applicant, Application, ApplicationDocument, Blob, Precheck
 
@@ -162,12 +163,7 @@ class PrecheckRunner:
             while not stop.is_set():
                 self._wake.clear()
                 await self.run_pending()
-                waiter = asyncio.create_task(self._wake.wait())
-                stopper = asyncio.create_task(stop.wait())
-                await asyncio.wait({waiter, stopper}, timeout=poll_seconds,
-                                   return_when=asyncio.FIRST_COMPLETED)
-                waiter.cancel()
-                stopper.cancel()
+                await wait_any(self._wake, stop, seconds=poll_seconds)
         finally:
             self.close()
 

@@ -8,7 +8,7 @@ from datetime import datetime
 from sqlalchemy import null, update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from storage.models import InboundMessage
+from storage.models import InboundMessage, InboundStatus
 
 
 async def purge_payloads(sessions: async_sessionmaker[AsyncSession], *,
@@ -19,7 +19,8 @@ async def purge_payloads(sessions: async_sessionmaker[AsyncSession], *,
     async with sessions() as session, session.begin():
         result = await session.execute(
             update(InboundMessage)
-            .where(InboundMessage.received_at < before, InboundMessage.status != "pending",
+            .where(InboundMessage.received_at < before,
+                   InboundMessage.status != InboundStatus.PENDING,
                    InboundMessage.payload.is_not(None))
             .values(payload=null()))  # SQL NULL (None would store JSON null)
     return int(result.rowcount or 0)  # type: ignore[attr-defined]

@@ -24,6 +24,7 @@ from bot.composition import App
 from conversations.types import InboundEvent
 from service.number_change import move_number
 from service.pipeline import InboundPipeline, Recorded, Turn, Unhandleable
+from service.wakeups import wait_any
 from storage.filestore import CHUNK_SIZE, StoredBlob, UploadRejected
 
 log = logging.getLogger(__name__)
@@ -72,12 +73,7 @@ class InboundWorker:
                 await statuses.apply_pending(self.app.sessions, now=self.app.runtime.clock())
             except Exception as exc:  # the database may be away; next round
                 log.warning("applying whatsapp statuses failed (%s)", type(exc).__name__)
-            waiter = asyncio.ensure_future(self._wake.wait())
-            stopper = asyncio.ensure_future(stop.wait())
-            await asyncio.wait({waiter, stopper}, timeout=STATUS_SWEEP,
-                               return_when=asyncio.FIRST_COMPLETED)
-            waiter.cancel()
-            stopper.cancel()
+            await wait_any(self._wake, stop, seconds=STATUS_SWEEP)
 
     async def drain(self) -> None:
         """Handle what is pending, then apply statuses (tests, one-shot commands)."""
