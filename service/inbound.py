@@ -16,7 +16,7 @@ import weakref
 from collections.abc import Callable
 from dataclasses import dataclass, fields
 from datetime import UTC, datetime, timedelta
-from typing import Any, cast
+from typing import Any, Protocol, cast
 
 from sqlalchemy import JSON, Table, bindparam, case, delete, func, or_, select, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
@@ -66,6 +66,22 @@ def random_code(length: int = 6) -> str:
 
 class _Raced(Exception):
     """A unique key taken by a concurrent transaction: the event runs again."""
+
+
+class ChatBusy(Exception):
+    """A turn offered through a `TurnGate` found its chat taken or rows waiting: nothing
+    was written; the payload is to be recorded and handled in order instead."""
+
+
+class TurnGate(Protocol):
+    """Lets a caller run a turn in its own transaction (the webhook's) only when the
+    chat is free: `enter` claims it (False: busy), `leave` gives it back before commit."""
+
+    key: str
+
+    async def enter(self, conn: AsyncConnection) -> bool: ...
+
+    async def leave(self, conn: AsyncConnection) -> None: ...
 
 
 @dataclass(frozen=True)
@@ -203,20 +219,26 @@ class Runtime:
         blob: StoredBlob | None = None,
         pending_id: int | None = None,
         sent_at: datetime | None = None,
+        gate: TurnGate | None = None,
     ) -> Outcome:
         """Run one event. With `pending_id`, the payload was recorded by `record_pending`
         and this marks it handled in the same transaction (handled at most once).
+        Without, the platform id is recorded as handled in that transaction; with a
+        `gate`, only when the gate lets it in (else `ChatBusy`, nothing written).
 
         `sent_at`: when the person sent it, by the platform's clock (WhatsApp's 24-hour
         window runs from there, not from when a redelivery reached us)."""
         set_log_context(channel=channel, chat_key=f"{channel}:{external_id}")
-        async with self.chat_lock(f"{channel}:{external_id}"):
+        lock = self.chat_lock(f"{channel}:{external_id}")
+        if gate is not None and lock.locked():
+            raise ChatBusy  # worked in this process right now: do not queue behind it
+        async with lock:
             for _ in range(3):
                 try:
                     with metrics.timed_handle(channel, received=pending_id is None) as done:
                         outcome = done(await self._handle(
                             channel, external_id, platform_id, event, display_name, blob,
-                            pending_id, sent_at))
+                            pending_id, sent_at, gate))
                     if outcome.discarded is not None:
                         await self._remove_file(outcome.discarded)
                     elif event.kind == "file" and self.on_file_handled is not None:
@@ -238,12 +260,21 @@ class Runtime:
         blob: StoredBlob | None,
         pending_id: int | None,
         sent_at: datetime | None = None,
+        gate: TurnGate | None = None,
     ) -> Outcome:
         now = self.clock()
         async with self.sessions() as session:
             try:
                 async with session.begin():
                     conn = await session.connection()
+                    if gate is not None:
+                        if not await gate.enter(conn):
+                            raise ChatBusy(gate.key)  # rolls back whatever enter wrote
+                        outcome = await self._record_and_run(
+                            session, conn, channel, external_id, platform_id, event,
+                            display_name, blob, now, sent_at)
+                        await gate.leave(conn)
+                        return outcome
                     if pending_id is not None:
                         # The row lock of this UPDATE makes a second handler wait, then
                         # find the row done: handled at most once.
@@ -251,15 +282,11 @@ class Runtime:
                             "row_id": pending_id, "now": now})
                         if marked.rowcount == 0:
                             return Outcome(duplicate=True)
-                    else:
-                        # A repeated platform id inserts nothing: no exception, no rollback.
-                        recorded = await conn.execute(_RECORD[conn.dialect.name == "postgresql"], {
-                            "v_channel": channel, "v_platform_id": platform_id,
-                            "v_chat_key": f"{channel}:{external_id}", "now": now})
-                        if recorded.rowcount == 0:
-                            return Outcome(duplicate=True)
-                    return await self._run(session, conn, channel, external_id, event,
-                                           display_name, blob, now, sent_at)
+                        return await self._run(session, conn, channel, external_id, event,
+                                               display_name, blob, now, sent_at)
+                    return await self._record_and_run(
+                        session, conn, channel, external_id, platform_id, event,
+                        display_name, blob, now, sent_at)
             except IntegrityError as exc:
                 # A new chat created by another process at the same moment is not a
                 # duplicate: run the event again (it finds the chat then).
@@ -270,6 +297,20 @@ class Runtime:
                 if await _seen(session, channel, platform_id):
                     return Outcome(duplicate=True)
                 raise _Raced from exc
+
+    async def _record_and_run(
+        self, session: AsyncSession, conn: AsyncConnection, channel: str, external_id: str,
+        platform_id: str, event: InboundEvent, display_name: str | None,
+        blob: StoredBlob | None, now: datetime, sent_at: datetime | None,
+    ) -> Outcome:
+        # A repeated platform id inserts nothing: no exception, no rollback.
+        recorded = await conn.execute(_RECORD[conn.dialect.name == "postgresql"], {
+            "v_channel": channel, "v_platform_id": platform_id,
+            "v_chat_key": f"{channel}:{external_id}", "now": now})
+        if recorded.rowcount == 0:
+            return Outcome(duplicate=True)
+        return await self._run(session, conn, channel, external_id, event, display_name,
+                               blob, now, sent_at)
 
     async def _run(
         self,

@@ -34,14 +34,15 @@ from datetime import UTC, datetime, timedelta
 from functools import partial
 from typing import Any, Protocol, TypeVar, cast
 
-from sqlalchemy import Table, bindparam, delete, exists, select, update
+from sqlalchemy import Table, bindparam, delete, exists, not_, select, update
 from sqlalchemy import exc as sa_exc
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+from sqlalchemy.ext.asyncio import AsyncConnection
 
 from conversations.types import InboundEvent
 from service import metrics
-from service.inbound import INBOUND_NOTIFY, Runtime
+from service.inbound import INBOUND_NOTIFY, ChatBusy, Runtime
 from storage.filestore import StoredBlob
 from storage.listen import listen
 from storage.models import InboundLease, InboundMessage, InboundStatus
@@ -119,7 +120,6 @@ def _wall() -> datetime:
 
 class InboundPipeline:
     def __init__(self, runtime: Runtime, adapter: ChannelAdapter, *,
-                 on_handled: Callable[[], None] | None = None,
                  lease_seconds: float = 5.0, sweep_every: float = 10.0,
                  listen_sweep_every: float = 30.0,
                  max_attempts: int = 3, retry_base: float = 0.2, retry_max: float = 5.0,
@@ -127,7 +127,6 @@ class InboundPipeline:
         self.runtime = runtime
         self.adapter = adapter
         self.channel = adapter.channel
-        self.on_handled = on_handled
         self.lease = timedelta(seconds=lease_seconds)
         self.sweep_every = sweep_every
         # With LISTEN every new row notifies, and each (re)connect sweeps for what was
@@ -149,16 +148,30 @@ class InboundPipeline:
         self._wake = asyncio.Event()
         self._stop = asyncio.Event()
         self._postgres = runtime.sessions.kw["bind"].dialect.name == "postgresql"
-        runtime.add_inbound_listener(self._recorded)
+        self._listening = False  # LISTEN is up: NOTIFY reports this process's rows too
+        runtime.add_inbound_listener(self._recorded_here)
 
     # ---- wake-ups ----
     def _recorded(self, channel: str, chat_key: str) -> None:
         if channel == self.channel:
             self.wake(chat_key)
 
+    def _recorded_here(self, channel: str, chat_key: str) -> None:
+        # While LISTEN is up the NOTIFY of the same row follows at once: one wake per
+        # row, not two (the second would claim the chat again to find it empty).
+        if not self._listening:
+            self._recorded(channel, chat_key)
+
     def _notified(self, payload: str) -> None:
         channel, _, chat_key = payload.partition(" ")
         self._recorded(channel, chat_key)
+
+    def _listen_up(self) -> None:
+        self._listening = True
+        self.wake()  # sweep for what was recorded while deaf
+
+    def _listen_lost(self) -> None:
+        self._listening = False
 
     def wake(self, chat_key: str | None = None) -> None:
         """Work this chat now (None: sweep the table)."""
@@ -175,7 +188,8 @@ class InboundPipeline:
         helpers = [asyncio.create_task(self._heartbeat(stop))]
         if self._postgres and self.listen_url:
             helpers.append(asyncio.create_task(listen(
-                self.listen_url, INBOUND_NOTIFY, self._notified, self.wake, stop)))
+                self.listen_url, INBOUND_NOTIFY, self._notified, self._listen_up, stop,
+                on_lost=self._listen_lost)))
         stopper = asyncio.create_task(stop.wait())
         stopper.add_done_callback(lambda _: self._wake.set())
         loop = asyncio.get_running_loop()
@@ -207,7 +221,7 @@ class InboundPipeline:
                     await asyncio.wait_for(self._wake.wait(), max(0.0, until - loop.time()))
         finally:
             stopper.cancel()
-            self.runtime.remove_inbound_listener(self._recorded)
+            self.runtime.remove_inbound_listener(self._recorded_here)
             await self.idle()
             for task in helpers:
                 task.cancel()
@@ -297,6 +311,26 @@ class InboundPipeline:
                 await self._retrying(partial(self._failed, row, attempts + 1, exc))
         return await self._retrying(partial(self._release_and_check, key))
 
+    async def handle_now(self, platform_id: str, turn: Turn) -> bool:
+        """Run a turn in the caller's own request (the webhook's) when its chat is free,
+        in one transaction: the lease taken and given back, the platform id recorded as
+        handled, the turn run. Four transactions fewer than recording the payload for a
+        worker. False when the chat is being worked or has rows waiting (nothing was
+        written): record the payload then, and it is handled in order."""
+        key = f"{self.channel}:{turn.external_id}"
+        if key in self._tasks:
+            return False
+        try:
+            await self.runtime.handle(
+                channel=self.channel, external_id=turn.external_id, platform_id=platform_id,
+                event=turn.event, display_name=turn.display_name, blob=turn.blob,
+                sent_at=turn.sent_at, gate=_FreeChat(key, self.owner, self.lease,
+                                                     self._postgres))
+        except ChatBusy:
+            return False
+        self.handled += 1
+        return True
+
     async def _handle(self, row: Recorded) -> None:
         try:
             turn = await self.adapter.prepare(row)
@@ -313,8 +347,6 @@ class InboundPipeline:
                 display_name=turn.display_name, blob=turn.blob, pending_id=row.id,
                 sent_at=turn.sent_at)
         self.handled += 1
-        if self.on_handled is not None:
-            self.on_handled()
 
     async def _failed(self, row: Recorded, attempts: int, exc: Exception) -> None:
         reason = f"{type(exc).__name__}: {exc}"
@@ -427,6 +459,29 @@ class InboundPipeline:
                 log.warning("renewing inbound leases failed (%s)", type(exc).__name__)
 
 
+class _FreeChat:
+    """The gate of `handle_now`: the chat's lease taken in the turn's own transaction,
+    only when nobody holds it (this process's workers included) and no row of the chat
+    is pending (those go first), then given back before the commit. Another process
+    offering the same chat meanwhile waits on the lease row, then finds it free."""
+
+    def __init__(self, key: str, owner: str, lease: timedelta, postgres: bool) -> None:
+        self.key = key
+        self.owner = f"{owner}/now"[:64]
+        self.lease = lease
+        self.postgres = postgres
+
+    async def enter(self, conn: AsyncConnection) -> bool:
+        now = _wall()
+        taken = await conn.execute(_TAKE_FREE[self.postgres], {
+            "v_key": self.key, "v_owner": self.owner, "v_expires": now + self.lease,
+            "v_now": now})
+        return taken.first() is not None
+
+    async def leave(self, conn: AsyncConnection) -> None:
+        await conn.execute(_RELEASE, {"v_key": self.key, "v_owner": self.owner})
+
+
 # Prebuilt statements.
 _leases = cast(Table, InboundLease.__table__)
 _inbound = cast(Table, InboundMessage.__table__)
@@ -456,6 +511,23 @@ _FIRST_PENDING = (
            _inbound.c.attempts)
     .where(_inbound.c.chat_key == bindparam("v_key"), _PENDING)
     .order_by(_inbound.c.seq, _inbound.c.id).limit(1)
+)
+# The lease, taken only when it is free or expired (even this process's own workers'
+# lease stops it) and the chat has no pending row, in one statement.
+_TAKE_FREE = tuple(
+    (lambda ins: ins.on_conflict_do_update(
+        index_elements=["chat_key"],
+        set_={"owner": ins.excluded.owner, "expires_at": ins.excluded.expires_at},
+        where=_leases.c.expires_at < bindparam("v_now"),
+    ).returning(_leases.c.chat_key))(
+        insert_(_leases).from_select(
+            ["chat_key", "owner", "expires_at"],
+            select(bindparam("v_key", type_=_leases.c.chat_key.type),
+                   bindparam("v_owner", type_=_leases.c.owner.type),
+                   bindparam("v_expires", type_=_leases.c.expires_at.type))
+            .where(not_(exists().where(_inbound.c.chat_key == bindparam("v_key"),
+                                       _PENDING)))))
+    for insert_ in (sqlite_insert, pg_insert)  # indexed by "is PostgreSQL"
 )
 # Chats with pending rows, and who holds each (if anyone).
 _PENDING_CHATS = (

@@ -25,23 +25,29 @@ def asyncpg_dsn(url: str) -> str:
 
 async def listen(url: str, channel: str, on_payload: Callable[[str], None],
                  on_connect: Callable[[], None], stop: asyncio.Event, *,
-                 retry_max: float = 2.0) -> None:
-    """LISTEN `channel` until `stop`; each notification's payload goes to `on_payload`."""
+                 on_lost: Callable[[], None] | None = None, retry_max: float = 2.0) -> None:
+    """LISTEN `channel` until `stop`; each notification's payload goes to `on_payload`.
+    `on_lost` runs when a connection that was listening is gone (deaf until the next
+    `on_connect`)."""
     dsn = asyncpg_dsn(url)
     pause = 0.1
     while not stop.is_set():
         conn: Any = None
         lost = asyncio.Event()
+        listening = False
         try:
             conn = await asyncio.wait_for(asyncpg.connect(dsn), timeout=5)
             conn.add_termination_listener(lambda _c, lost=lost: lost.set())
             await conn.add_listener(channel, lambda _c, _pid, _ch, payload: on_payload(payload))
             pause = 0.1
+            listening = True
             on_connect()
             await _first(stop.wait(), lost.wait())
         except (OSError, TimeoutError, asyncpg.PostgresError, asyncpg.InterfaceError) as exc:
             log.warning("LISTEN %s: %s; reconnecting", channel, type(exc).__name__)
         finally:
+            if listening and on_lost is not None:
+                on_lost()
             if conn is not None and not conn.is_closed():
                 with contextlib.suppress(Exception):
                     await asyncio.wait_for(conn.close(), timeout=2)

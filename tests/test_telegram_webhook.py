@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import AsyncIterator
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
@@ -14,8 +14,8 @@ from sqlalchemy import func, select
 from bot.cli import main as izin
 from bot.composition import App, build
 from bot.settings import Settings
-from storage.models import Applicant, Application, InboundMessage, OutboxMessage
-from tests.fakes.telegram_api import FakeTelegram, text_update
+from storage.models import Applicant, Application, InboundLease, InboundMessage, OutboxMessage
+from tests.fakes.telegram_api import FakeTelegram, callback_update, document_update, text_update
 from tests.fakes.telegram_user import Bench, User, open_bench
 from tests.journeys import apply_script
 
@@ -76,21 +76,31 @@ async def test_duplicated_update_is_handled_once(bench: Bench, live_app: App) ->
     assert len(bench.api.delivered(43)) == 1
 
 
-async def test_update_is_stored_before_200_and_survives_a_stop(
-        live_app: App, api: FakeTelegram) -> None:
-    bench = await open_bench(live_app, api, "webhook")
-    # The process "dies" right after answering: the recorded update is not handed on.
+def _deaf(bench: Bench) -> None:
+    """The process "dies" right after answering: nothing recorded is handed on."""
     async def no_sweep() -> list[str]:
         return []
 
     bench.channel.pipeline.wake = lambda chat_key=None: None  # type: ignore[method-assign]
     bench.channel.pipeline._due_chats = no_sweep  # type: ignore[method-assign]
-    update = text_update(api, 44, "/start")
+
+
+async def _inbound(app: App) -> list[tuple[str, str]]:
+    async with app.sessions() as session:
+        rows = (await session.execute(select(InboundMessage.platform_id, InboundMessage.status)
+                                      .order_by(InboundMessage.id))).all()
+    return [(p, str(s)) for p, s in rows]
+
+
+async def test_update_is_stored_before_200_and_survives_a_stop(
+        live_app: App, api: FakeTelegram) -> None:
+    # A document needs a download first: it is recorded, then handled by the pipeline.
+    bench = await open_bench(live_app, api, "webhook")
+    _deaf(bench)
+    update = document_update(api, 44, b"%PDF-1.4 not much", file_name="a.pdf",
+                             mime_type="application/pdf")
     assert (await bench.post(update)).status_code == 200
-    async with live_app.sessions() as session:
-        row = await session.scalar(select(InboundMessage))
-    assert row is not None and row.status == "pending" and row.platform_id == str(
-        update["update_id"])
+    assert await _inbound(live_app) == [(str(update["update_id"]), "pending")]
     await bench.close()  # the process stops before handling it
 
     again = await open_bench(live_app, api, "webhook")
@@ -99,7 +109,126 @@ async def test_update_is_stored_before_200_and_survives_a_stop(
         await again.settle()
     finally:
         await again.close()
-    assert len(api.delivered(44)) == 1
+    sent = len(api.delivered(44))  # a file before /start: answered, with the menu
+    assert sent > 0 and sent == await _count(live_app, OutboxMessage)
+    assert await _inbound(live_app) == [(str(update["update_id"]), "done")]
+
+
+async def test_text_for_a_free_chat_is_handled_before_200(
+        live_app: App, api: FakeTelegram) -> None:
+    # No pipeline at all: the reply is in the outbox when the webhook answers.
+    bench = await open_bench(live_app, api, "webhook")
+    _deaf(bench)
+    try:
+        update = text_update(api, 45, "/start")
+        assert (await bench.post(update)).status_code == 200
+        assert await _inbound(live_app) == [(str(update["update_id"]), "done")]
+        assert await _count(live_app, OutboxMessage) == 1
+        assert (await bench.post(update)).status_code == 200  # a redelivery: nothing more
+        assert await _count(live_app, OutboxMessage) == 1
+        async with live_app.sessions() as session:
+            assert await session.scalar(select(func.count()).select_from(InboundLease)) == 0
+    finally:
+        await bench.close()
+
+
+async def test_text_waits_behind_a_recorded_update_of_its_chat(
+        live_app: App, api: FakeTelegram) -> None:
+    # A document is pending (its download comes first); the text after it must not
+    # overtake it: it is recorded too, and both are handled in order.
+    bench = await open_bench(live_app, api, "webhook")
+    _deaf(bench)
+    start = text_update(api, 46, "/start")
+    doc = document_update(api, 46, b"%PDF-1.4 x", file_name="a.pdf",
+                          mime_type="application/pdf")
+    text = text_update(api, 46, "halo")
+    for update in (start, doc, text):
+        assert (await bench.post(update)).status_code == 200
+    ids = [str(u["update_id"]) for u in (start, doc, text)]
+    assert await _inbound(live_app) == [(ids[0], "done"), (ids[1], "pending"),
+                                        (ids[2], "pending")]
+    await bench.close()
+    again = await open_bench(live_app, api, "webhook")
+    again.sent_ids.update(ids)
+    try:
+        await again.settle()
+    finally:
+        await again.close()
+    assert await _inbound(live_app) == [(i, "done") for i in ids]
+    async with live_app.sessions() as session:
+        handled = (await session.scalars(select(InboundMessage.platform_id).order_by(
+            InboundMessage.handled_at, InboundMessage.id))).all()
+    assert list(handled) == ids
+
+
+async def test_text_for_a_chat_another_process_holds_is_recorded(
+        live_app: App, api: FakeTelegram) -> None:
+    bench = await open_bench(live_app, api, "webhook")
+    _deaf(bench)
+    try:
+        async with live_app.sessions() as session, session.begin():
+            session.add(InboundLease(chat_key="telegram:47", owner="elsewhere:1",
+                                     expires_at=datetime.now(UTC) + timedelta(minutes=5)))
+        update = text_update(api, 47, "/start")
+        assert (await bench.post(update)).status_code == 200
+        assert await _inbound(live_app) == [(str(update["update_id"]), "pending")]
+        assert await _count(live_app, OutboxMessage) == 0
+        async with live_app.sessions() as session:
+            lease = await session.scalar(select(InboundLease))
+        assert lease is not None and lease.owner == "elsewhere:1"  # untouched
+    finally:
+        await bench.close()
+
+
+async def test_a_turn_that_fails_at_once_is_recorded_and_retried(
+        live_app: App, api: FakeTelegram, monkeypatch: pytest.MonkeyPatch) -> None:
+    from conversations import engine
+    real = engine.step
+    calls = 0
+
+    def flaky(*args: object, **kwargs: object) -> object:
+        nonlocal calls
+        calls += 1
+        if calls == 1:
+            raise ValueError("a bug for one turn")
+        return real(*args, **kwargs)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(engine, "step", flaky)
+    bench = await open_bench(live_app, api, "webhook")
+    try:
+        update = text_update(api, 48, "/start")
+        assert (await bench.post(update)).status_code == 200
+        bench.sent_ids.add(str(update["update_id"]))
+        await bench.settle()
+    finally:
+        await bench.close()
+    assert calls == 2  # once in the webhook (rolled back), once by the pipeline
+    assert await _inbound(live_app) == [(str(update["update_id"]), "done")]
+    assert len(api.delivered(48)) == 1
+
+
+async def test_button_press_is_answered_and_handled_at_once(
+        live_app: App, api: FakeTelegram) -> None:
+    bench = await open_bench(live_app, api, "webhook")
+    try:
+        start = text_update(api, 49, "/start")
+        assert (await bench.post(start)).status_code == 200
+        bench.sent_ids.add(str(start["update_id"]))
+        await bench.settle()
+        markup = api.delivered(49)[-1].reply_markup
+        assert markup is not None
+        data = markup["inline_keyboard"][0][0]["callback_data"]
+        _deaf(bench)
+        press = callback_update(api, 49, data)
+        assert (await bench.post(press)).status_code == 200
+        assert (await _inbound(live_app))[-1] == (str(press["update_id"]), "done")
+        for _ in range(100):
+            if api.calls("answerCallbackQuery"):
+                break
+            await asyncio.sleep(0.02)
+        assert len(api.calls("answerCallbackQuery")) == 1
+    finally:
+        await bench.close()
 
 
 @pytest.mark.parametrize("mode", ["polling", "webhook"])

@@ -127,7 +127,7 @@ async def harness(settings: Settings, clock: Callable[[], datetime],
                             templates=Templates.load(), clock=clock)
     dispatcher = Dispatcher(app.sessions, sender, rate_per_second=10_000, per_chat_interval=0,
                             clock=clock)
-    worker = InboundWorker(app, client, on_handled=dispatcher.wake, retry_pause=0.01)
+    worker = InboundWorker(app, client, retry_pause=0.01)
     http = httpx.AsyncClient(transport=httpx.ASGITransport(app=create_http_app(app=app)),
                              base_url="http://izin.test")
     try:

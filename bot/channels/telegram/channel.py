@@ -11,11 +11,12 @@ import logging
 import secrets
 from typing import Any
 
-from aiogram import Bot
+from aiogram import Bot, methods
 from aiogram.client.session.aiohttp import AiohttpSession
 from aiogram.client.telegram import TelegramAPIServer
 from aiogram.exceptions import TelegramAPIError, TelegramRetryAfter
-from aiogram.types import BotCommand
+from aiogram.methods.base import Response as ApiResponse
+from aiogram.types import BotCommand, Update
 from fastapi import APIRouter, Request, Response
 
 from bot.channels.telegram import CHANNEL
@@ -44,6 +45,16 @@ COMMANDS = {  # command per language -> the description key in commands.j2
     "en": [("start", "start"), ("status", "status"), ("help", "help"),
            ("cancel", "cancel"), ("complaint", "complaint")],
 }
+
+
+# aiogram reads each answer as `Response[<the method's result type>]`, and pydantic keeps
+# parametrised models in a weak cache: after a garbage collection the next call builds
+# the model again (about 3 ms, 5% of the CPU of a busy server). Held here for good.
+_RESPONSE_MODELS = [ApiResponse[m.__returning__] for m in (  # type: ignore[name-defined]
+    methods.SendMessage, methods.SendPhoto, methods.SendDocument,
+    methods.AnswerCallbackQuery, methods.EditMessageText, methods.GetFile,
+    methods.GetUpdates, methods.GetMe, methods.SetMyCommands, methods.SetWebhook,
+    methods.DeleteWebhook)]
 
 
 def make_bot(settings: Settings) -> Bot:
@@ -79,9 +90,9 @@ class TelegramChannel:
                                      per_chat_interval=per_chat_interval,
                                      clock=app.runtime.clock)
         self.worker = UpdateWorker(app.runtime, bot, Downloader(bot, app.files))
-        self.pipeline = InboundPipeline(app.runtime, self.worker,
-                                        on_handled=self.dispatcher.wake,
-                                        sweep_every=idle_poll,
+        # The dispatcher needs no word from the pipeline: every outbox write wakes it
+        # (service/outbox.py `written`, and NOTIFY on PostgreSQL).
+        self.pipeline = InboundPipeline(app.runtime, self.worker, sweep_every=idle_poll,
                                         listen_url=app.settings.db_url)
         self.groups = GroupAnswers(bot)
         self._tasks: set[asyncio.Task[None]] = set()
@@ -139,10 +150,29 @@ class TelegramChannel:
         chat = chat_of(update)
         if chat is None:
             return False
+        if await self._handle_now(update_id, update):
+            return True
         await self.app.runtime.record_pending(
             channel=CHANNEL, platform_id=str(update_id), chat_key=f"{CHANNEL}:{chat}",
             payload=payload, seq=update_id)
         return True
+
+    async def _handle_now(self, update_id: int, update: Update) -> bool:
+        """Typed text or a button press for a chat with nothing waiting runs at once, in
+        one transaction (service/pipeline.py `handle_now`); False: record it instead."""
+        turn = self.worker.quick_turn(update)
+        if turn is None:
+            return False
+        try:
+            handled = await self.pipeline.handle_now(str(update_id), turn)
+        except Exception as exc:  # recorded then: the pipeline retries, or dead-letters
+            log.warning("telegram: handling update %s at once failed (%s); recording it",
+                        update_id, type(exc).__name__)
+            return False
+        if handled and update.callback_query is not None:
+            # The spinner stops after the reply is queued; the 200 does not wait for it.
+            self._spawn(self.worker.answer(update.callback_query))
+        return handled
 
     async def poll(self, stop: asyncio.Event, *, long_poll: int = 25) -> None:
         """getUpdates: record each update, then confirm it with the next offset."""

@@ -48,21 +48,31 @@ def to_payload(update: Update) -> dict[str, Any]:
     return update.model_dump(mode="json", exclude_none=True, by_alias=True)
 
 
+def event_without_download(message: Message) -> InboundEvent | None:
+    """The event of a message that carries no file to fetch (text, or a kind of media
+    we refuse unseen); None for a document or a photo."""
+    if message.document is not None or message.photo:
+        return None
+    if any(getattr(message, kind) is not None for kind in _UNSUPPORTED_MEDIA):
+        return InboundEvent.upload_rejected("unsupported_type")
+    return InboundEvent.message(message.text or message.caption or "")
+
+
 @dataclass(frozen=True)
 class Downloader:
     bot: Bot
     files: FileStore
 
     async def event_of(self, message: Message) -> tuple[InboundEvent, StoredBlob | None]:
+        event = event_without_download(message)
+        if event is not None:
+            return event, None
         if message.document is not None:
             return await self._file(message.document.file_id, message.document.file_size)
-        if message.photo:
-            # Telegram lists sizes smallest first; take the largest by pixels.
-            best = max(message.photo, key=lambda p: (p.width * p.height, p.file_size or 0))
-            return await self._file(best.file_id, best.file_size)
-        if any(getattr(message, kind) is not None for kind in _UNSUPPORTED_MEDIA):
-            return InboundEvent.upload_rejected("unsupported_type"), None
-        return InboundEvent.message(message.text or message.caption or ""), None
+        assert message.photo
+        # Telegram lists sizes smallest first; take the largest by pixels.
+        best = max(message.photo, key=lambda p: (p.width * p.height, p.file_size or 0))
+        return await self._file(best.file_id, best.file_size)
 
     async def _file(self, file_id: str, size: int | None
                     ) -> tuple[InboundEvent, StoredBlob | None]:

@@ -9,10 +9,10 @@ import logging
 
 from aiogram import Bot
 from aiogram.exceptions import TelegramAPIError
-from aiogram.types import CallbackQuery
+from aiogram.types import CallbackQuery, Update
 
 from bot.channels.telegram import CHANNEL
-from bot.channels.telegram.inbound import Downloader, chat_of, parse
+from bot.channels.telegram.inbound import Downloader, chat_of, event_without_download, parse
 from bot.channels.telegram.render import keyboard, parse_page, split_text
 from conversations.types import InboundEvent, OutMessage
 from service.inbound import Runtime
@@ -56,6 +56,29 @@ class UpdateWorker:
         sender = message.from_user
         return Turn(str(chat_id), event, display_name=sender.full_name if sender else None,
                     blob=blob)
+
+    def quick_turn(self, update_: Update) -> Turn | None:
+        """The turn of an update that needs nothing from Telegram before it runs (typed
+        text, a button press that is not a page turn), for the webhook to run at once;
+        None for the rest (files to download, page turns), which are recorded."""
+        chat_id = chat_of(update_)
+        if chat_id is None:
+            return None
+        cq = update_.callback_query
+        if cq is not None:
+            if parse_page(cq.data or "") is not None:
+                return None
+            return Turn(str(chat_id), InboundEvent.choose(cq.data or ""),
+                        display_name=cq.from_user.full_name)
+        message = update_.message
+        event = event_without_download(message) if message is not None else None
+        if message is None or event is None:
+            return None
+        sender = message.from_user
+        return Turn(str(chat_id), event, display_name=sender.full_name if sender else None)
+
+    async def answer(self, cq: CallbackQuery) -> None:
+        await self._answer(cq)
 
     async def _answer(self, cq: CallbackQuery) -> None:
         # Stops the client's spinner; a late or repeated answer is refused, harmlessly.

@@ -11,7 +11,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import weakref
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator
 from datetime import UTC, datetime
 from typing import Any
 
@@ -47,14 +47,12 @@ class InboundWorker:
 
     channel = CHANNEL
 
-    def __init__(self, app: App, client: GraphClient, *,
-                 on_handled: Callable[[], None] | None = None, sweep_every: float = 10.0,
+    def __init__(self, app: App, client: GraphClient, *, sweep_every: float = 10.0,
                  retry_pause: float = 0.5) -> None:
         self.app = app
         self.client = client
         self.retry_pause = retry_pause
-        self.pipeline = InboundPipeline(app.runtime, self, on_handled=on_handled,
-                                        sweep_every=sweep_every,
+        self.pipeline = InboundPipeline(app.runtime, self, sweep_every=sweep_every,
                                         listen_url=app.settings.db_url)
         self._wake = asyncio.Event()
         self._marks: set[asyncio.Task[None]] = set()
