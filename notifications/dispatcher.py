@@ -44,6 +44,34 @@ class SendResult:
     permanent: bool = False  # retrying cannot help (bad request)
 
 
+class Claimed(Protocol):
+    """A claimed outbox row as the claim returns it (a result row with every column of
+    `outbox_messages`; an `OutboxMessage` reads the same)."""
+
+    @property
+    def id(self) -> int: ...
+    @property
+    def applicant_id(self) -> int: ...
+    @property
+    def chat_id(self) -> str: ...
+    @property
+    def payload(self) -> dict[str, Any]: ...
+    @property
+    def priority(self) -> int: ...
+    @property
+    def notification_type(self) -> str | None: ...
+    @property
+    def urgent(self) -> bool: ...
+    @property
+    def attempts(self) -> int: ...
+    @property
+    def claimed_by(self) -> str | None: ...
+    @property
+    def next_attempt_at(self) -> datetime: ...
+    @property
+    def quiet_tz(self) -> str | None: ...
+
+
 @dataclass(frozen=True)
 class Delivery:
     """One outbox row as a sender sees it: the message plus what the row says about it.
@@ -62,7 +90,7 @@ class Delivery:
     attempts: int = 1
 
     @staticmethod
-    def of(row: OutboxMessage) -> Delivery:
+    def of(row: Claimed) -> Delivery:
         return Delivery(outbox_id=row.id, applicant_id=row.applicant_id, chat_id=row.chat_id,
                         message=OutMessage.from_payload(row.payload), priority=row.priority,
                         notification_type=row.notification_type, urgent=row.urgent,
@@ -118,11 +146,12 @@ def _claim_statement(pg: bool, applicant: bool) -> Any:
         pick = pick.where(o.c.applicant_id == bindparam("v_applicant"))
     if pg:
         pick = pick.with_for_update(skip_locked=True)
-    return (update(OutboxMessage).where(OutboxMessage.id.in_(pick.scalar_subquery()))
+    # Core, not the ORM: rows come back as plain named tuples (`Claimed`), without the
+    # ORM's bulk-update machinery, which rebuilt the statement's cache key per claim.
+    return (update(o).where(o.c.id.in_(pick.scalar_subquery()))
             .values(status=OutboxStatus.SENDING, claimed_by=bindparam("owner"),
-                    lease_until=bindparam("until"), attempts=OutboxMessage.attempts + 1)
-            .returning(OutboxMessage)
-            .execution_options(synchronize_session=False))
+                    lease_until=bindparam("until"), attempts=o.c.attempts + 1)
+            .returning(*o.c))
 
 
 _CLAIMS = {(pg, a): _claim_statement(pg, a) for pg in (False, True) for a in (False, True)}
@@ -138,7 +167,7 @@ async def claim(
     owner: str = _ANONYMOUS,
     lease: timedelta = LEASE,
     holds: list[datetime] | None = None,
-) -> list[OutboxMessage]:
+) -> list[Claimed]:
     """Take up to `limit` due rows for sending, replies first, oldest first, leased to
     `owner` until `now + lease`. One UPDATE ... RETURNING (after the channel's advisory
     lock on PostgreSQL). Rows put back for quiet hours add their due time to `holds`."""
@@ -152,9 +181,9 @@ async def claim(
                                   "owner": owner, "until": now + lease}
         if applicant_id is not None:
             params["v_applicant"] = applicant_id
-        rows: list[OutboxMessage] = []
+        rows: list[Claimed] = []
         while True:
-            got = list((await session.scalars(stmt, params)).all())
+            got = cast(list[Claimed], list((await conn.execute(stmt, params)).all()))
             kept = await _outside_quiet_hours(conn, got, now, holds)
             rows += kept
             if len(kept) == len(got) or len(rows) >= limit:
@@ -170,9 +199,9 @@ _HOLD = (update(_t).where(_t.c.id == bindparam("row_id"))
                  attempts=_t.c.attempts - 1, next_attempt_at=bindparam("until")))
 
 
-async def _outside_quiet_hours(conn: AsyncConnection, rows: list[OutboxMessage],
+async def _outside_quiet_hours(conn: AsyncConnection, rows: list[Claimed],
                                now: datetime, holds: list[datetime] | None = None,
-                               ) -> list[OutboxMessage]:
+                               ) -> list[Claimed]:
     """The claimed rows minus those in their recipient's quiet hours, which go back with
     `next_attempt_at` at 06:00 local: each such row is looked at once a night, and the
     claim stays one plain statement on both SQLite and PostgreSQL."""
@@ -207,7 +236,7 @@ _UNREACHABLE = update(_a).where(_a.c.id == bindparam("applicant")).values(
     unreachable_at=bindparam("at"))
 
 
-def outcome(row: OutboxMessage, result: SendResult, now: datetime) -> dict[str, Any]:
+def outcome(row: Claimed, result: SendResult, now: datetime) -> dict[str, Any]:
     """What a failed send leaves on its row (one UPDATE's parameters)."""
     if result.unreachable:
         status, nxt = OutboxStatus.UNREACHABLE, row.next_attempt_at
@@ -223,7 +252,7 @@ def outcome(row: OutboxMessage, result: SendResult, now: datetime) -> dict[str, 
 
 async def complete(
     sessions: async_sessionmaker[AsyncSession],
-    row: OutboxMessage,
+    row: Claimed,
     result: SendResult,
     *,
     now: datetime,
@@ -239,7 +268,7 @@ async def complete(
 
 async def complete_sent(
     sessions: async_sessionmaker[AsyncSession],
-    done: Sequence[tuple[OutboxMessage, SendResult, datetime]],
+    done: Sequence[tuple[Claimed, SendResult, datetime]],
 ) -> None:
     """Record many successful sends: one executemany UPDATE, one commit per batch (keeps
     SQLite's single writer free)."""
@@ -253,7 +282,7 @@ async def complete_sent(
 
 async def release(
     sessions: async_sessionmaker[AsyncSession],
-    rows: Sequence[OutboxMessage],
+    rows: Sequence[Claimed],
     *,
     at: datetime,
     unreachable: SendResult | None = None,
@@ -317,7 +346,7 @@ async def deliver_once(
     now: datetime,
     limit: int = 50,
     applicant_id: int | None = None,
-) -> Sequence[tuple[OutboxMessage, SendResult]]:
+) -> Sequence[tuple[Claimed, SendResult]]:
     """Claim and send one batch in order; used by the terminal chat and by tests."""
     rows = await claim(sessions, sender.channel, now=now, limit=limit,
                        applicant_id=applicant_id)

@@ -32,6 +32,7 @@ from typing import Any
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
 from notifications.dispatcher import (
+    Claimed,
     Delivery,
     Sender,
     SendResult,
@@ -47,7 +48,6 @@ from notifications.dispatcher import (
 from notifications.leader import Leadership, asyncpg_dsn
 from service import metrics
 from service.outbox import written
-from storage.models import OutboxMessage
 
 log = logging.getLogger(__name__)
 
@@ -87,7 +87,7 @@ class _Result:
     """A result to write: a success (written together with the successes queued next to
     it: one executemany, one commit) or another statement (failure, release)."""
 
-    rows: list[OutboxMessage]
+    rows: list[Claimed]
     write: _Write | None = None
     sent: tuple[SendResult, datetime] | None = None
 
@@ -138,7 +138,7 @@ class Dispatcher:
         self._leader: Leadership | None = None
         self._last_sent: dict[str, float] = {}
         self._wake = asyncio.Event()
-        self._held: dict[int, OutboxMessage] = {}  # claimed, result not yet written
+        self._held: dict[int, Claimed] = {}  # claimed, result not yet written
         self._valid_until = 0.0  # monotonic: our leases certainly hold until then
         self._records: deque[_Result] = deque()
         self._settling = asyncio.Lock()
@@ -287,7 +287,7 @@ class Dispatcher:
             with contextlib.suppress(asyncio.CancelledError):
                 await renewing
 
-    async def _claim(self) -> list[OutboxMessage]:
+    async def _claim(self) -> list[Claimed]:
         started = time.monotonic()
         holds: list[datetime] = []
         rows = await claim(self.sessions, self.channel, now=self.clock(), limit=self.batch,
@@ -391,8 +391,8 @@ class Dispatcher:
                 return
 
     # ---- sending ----
-    async def _send_batch(self, rows: list[OutboxMessage]) -> None:
-        by_chat: OrderedDict[str, list[OutboxMessage]] = OrderedDict()
+    async def _send_batch(self, rows: list[Claimed]) -> None:
+        by_chat: OrderedDict[str, list[Claimed]] = OrderedDict()
         for row in rows:
             by_chat.setdefault(row.chat_id, []).append(row)
         try:
@@ -401,7 +401,7 @@ class Dispatcher:
         finally:  # written before the next claim, which may need a chat's next row
             await self._keep(None)
 
-    async def _send_chat(self, chat_id: str, rows: list[OutboxMessage]) -> None:
+    async def _send_chat(self, chat_id: str, rows: list[Claimed]) -> None:
         for i, row in enumerate(rows):
             last = self._last_sent.get(chat_id)
             if last is not None:
@@ -442,7 +442,7 @@ class Dispatcher:
             return
 
     # ---- writing results ----
-    async def _record(self, rows: Sequence[OutboxMessage], write: _Write) -> None:
+    async def _record(self, rows: Sequence[Claimed], write: _Write) -> None:
         if rows:
             await self._keep(_Result(list(rows), write=write))
 
