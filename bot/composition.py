@@ -52,7 +52,7 @@ async def build(settings: Settings | None = None, *, migrate: bool | None = None
     if migrate if migrate is not None else is_sqlite(url):
         await upgrade_async(url)
     data_at_rest.secure(settings.data_dir, url)
-    engine = create_engine(url)
+    engine = create_engine(url, pool_size=settings.db_pool_size)
     sessions = session_factory(engine)
     catalog = Catalog.load(settings.catalog_dir or STANDARDS_DIR)
     calendar = WorkingCalendar(settings.calendar_overrides or DEFAULT_OVERRIDES)

@@ -28,6 +28,9 @@ class Settings(BaseSettings):
     data_dir: Path = Path("var")
     # Default: an SQLite file in data_dir. PostgreSQL: postgresql+asyncpg://user@host/db
     database_url: str | None = None
+    # PostgreSQL connections per process, all kept open (no overflow: connections opened
+    # and closed per request cost more CPU than the requests; busy requests queue).
+    db_pool_size: int = Field(default=10, ge=1, le=100)
     catalog_dir: Path | None = None
     calendar_overrides: Path | None = None
 

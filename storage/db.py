@@ -23,7 +23,7 @@ def is_sqlite(url: str) -> bool:
     return make_url(url).get_backend_name() == "sqlite"
 
 
-def create_engine(url: str, *, echo: bool = False) -> AsyncEngine:
+def create_engine(url: str, *, echo: bool = False, pool_size: int = 10) -> AsyncEngine:
     """An async engine; on SQLite: WAL, a busy timeout and write transactions from BEGIN.
 
     SQLite's deferred transactions fail at once with "database is locked" when a reader
@@ -46,7 +46,11 @@ def create_engine(url: str, *, echo: bool = False) -> AsyncEngine:
     loss or an OS crash may be rolled back; the database itself never corrupts.
     """
     if not is_sqlite(url):
-        return create_async_engine(url, echo=echo, pool_pre_ping=True)
+        # A fixed pool on PostgreSQL: overflow connections were opened and closed per
+        # request under load (a TLS attempt and a handshake each). Nothing holds two
+        # connections at once (SQLite's single writer would have shown it).
+        return create_async_engine(url, echo=echo, pool_pre_ping=True, pool_size=pool_size,
+                                   max_overflow=0, pool_timeout=60)
 
     args, kwargs = _sqlite_connect_args(make_url(url))
     engine = create_async_engine(
