@@ -202,19 +202,26 @@ async def start_izin(api: Api, db: str, workdir: Path) -> tuple[asyncio.subproce
            "IZIN_TELEGRAM_WEBHOOK_URL": "https://izin.example" + WEBHOOK_PATH,
            "IZIN_TELEGRAM_WEBHOOK_SECRET": SECRET,
            "IZIN_TELEGRAM_RATE_PER_SECOND": "100000", "IZIN_TELEGRAM_PER_CHAT_INTERVAL": "0",
-           "IZIN_PRECHECK": "off", "IZIN_LOG_LEVEL": "WARNING", "PYTHONPATH": str(REPO)}
+           "IZIN_PRECHECK": "off", "IZIN_LOG_LEVEL": "WARNING",
+           "PYTHONPATH": os.pathsep.join(filter(None, [os.environ.get("RATIO_PYTHONPATH"),
+                                                      str(REPO)]))}
     env.pop("IZIN_DATABASE_URL", None)
     if db != "sqlite":
         from bench.journeys import _fresh_postgres
 
         await _fresh_postgres(db)
         env["IZIN_DATABASE_URL"] = db
-    # RATIO_PROFILE=FILE: run izin under cProfile (its numbers are then not comparable).
+    # RATIO_PROFILE=FILE: run izin under cProfile (its numbers are then not comparable);
+    # RATIO_PYTHONPATH=DIR goes first on its path (a sitecustomize.py there may count
+    # the SQL statements, say).
     profile = os.environ.get("RATIO_PROFILE")
     wrap = ["-m", "cProfile", "-o", profile] if profile else []
-    proc = await asyncio.create_subprocess_exec(
-        sys.executable, *wrap, "-m", "bot.cli", "serve", cwd=workdir, env=env,
-        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    # RATIO_IZIN_LOG=FILE keeps its log (warnings and up), for a run that went wrong.
+    log = os.environ.get("RATIO_IZIN_LOG")
+    with open(log, "ab") if log else contextlib.nullcontext() as err:  # noqa: ASYNC230
+        proc = await asyncio.create_subprocess_exec(
+            sys.executable, *wrap, "-m", "bot.cli", "serve", cwd=workdir, env=env,
+            stdout=subprocess.DEVNULL, stderr=err or subprocess.DEVNULL)
     return proc, f"http://127.0.0.1:{port}"
 
 
