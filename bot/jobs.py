@@ -11,10 +11,12 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
 import logging
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 
 from bot.composition import App
 from bot.signing import signer_from
@@ -47,7 +49,19 @@ async def _reminders(app: App, now: datetime) -> dict[str, int]:
     # Every reminder kind (the permit's 30-day one included), once per occasion.
     return await reminders.run(
         app.sessions, app.catalog, now=now,
-        config=reminders.ReminderConfig.load(app.settings.reminders_config))
+        config=_reminder_config(app.settings.reminders_config))
+
+
+@functools.lru_cache(maxsize=4)
+def _reminder_config_at(path: Path | None, mtime_ns: int) -> reminders.ReminderConfig:
+    return reminders.ReminderConfig.load(path)
+
+
+def _reminder_config(path: Path | None) -> reminders.ReminderConfig:
+    """The reminders policy, read again only when its file changed (the job runs every
+    minute; parsing the YAML each time was a share of an idle server's CPU)."""
+    source = path or reminders.CONFIG_FILE
+    return _reminder_config_at(path, source.stat().st_mtime_ns)
 
 
 async def _broadcasts(app: App, now: datetime) -> dict[str, int]:

@@ -6,6 +6,7 @@ from __future__ import annotations
 import asyncio
 import itertools
 import logging
+import os
 from datetime import datetime
 from pathlib import Path
 
@@ -61,3 +62,18 @@ async def test_a_failing_job_backs_off_while_the_others_keep_running(app: App) -
     gaps = [b - a for a, b in itertools.pairwise(runs["bad"])]
     assert gaps[-1] > 3 * gaps[0], gaps
     assert "jobs" not in metrics.heartbeat_ages()  # stopped on purpose: not expected
+
+
+def test_reminders_policy_is_read_again_only_when_its_file_changes(tmp_path: Path) -> None:
+    from notifications.reminders import CONFIG_FILE
+
+    path = tmp_path / "reminders.yaml"
+    path.write_text(CONFIG_FILE.read_text(encoding="utf-8"), encoding="utf-8")
+    first = jobs._reminder_config(path)
+    assert jobs._reminder_config(path) is first  # not parsed again each round
+    assert first.scans_missing.days == (3, 7)
+    path.write_text(path.read_text(encoding="utf-8").replace(
+        "scans_missing: {days: [3, 7]", "scans_missing: {days: [2, 5]"), encoding="utf-8")
+    stat = path.stat()
+    os.utime(path, ns=(stat.st_atime_ns, stat.st_mtime_ns + 1_000_000))
+    assert jobs._reminder_config(path).scans_missing.days == (2, 5)
