@@ -101,7 +101,7 @@ class Dispatcher:
         rate_per_second: float,
         per_chat_interval: float = 1.0,
         batch: int = 200,
-        idle_poll: float = 15.0,
+        idle_poll: float = 5.0,
         listen_poll: float = 30.0,
         clock: Callable[[], datetime] = lambda: datetime.now(UTC),
         lease: float = 5.0,
@@ -119,10 +119,7 @@ class Dispatcher:
         # At most half a second of sending per claim, so a reply queued behind a
         # broadcast waits for the next claim (replies first), not for a long batch.
         self.batch = max(1, min(batch, int(rate_per_second / 2)))
-        # The safety sweep when nothing wakes it. In one process every write wakes it and
-        # due times are known: the sweep finds rows other processes wrote on SQLite (a
-        # `izin broadcast` or `izin ops retry` from a shell), within 15 s.
-        self.idle_poll = idle_poll
+        self.idle_poll = idle_poll  # the safety sweep when nothing wakes it
         self.listen_poll = max(idle_poll, listen_poll)  # ... when NOTIFY wakes it
         self.clock = clock
         self.lease = timedelta(seconds=lease)
@@ -142,7 +139,6 @@ class Dispatcher:
         self._last_sent: dict[str, float] = {}
         self._wake = asyncio.Event()
         self._held: dict[int, Claimed] = {}  # claimed, result not yet written
-        self._holding = asyncio.Event()  # set by a claim that took rows: renew them
         self._valid_until = 0.0  # monotonic: our leases certainly hold until then
         self._records: deque[_Result] = deque()
         self._settling = asyncio.Lock()
@@ -223,11 +219,10 @@ class Dispatcher:
         return self.idle_poll if self._leader is None else self.listen_poll
 
     async def _check_lock(self) -> None:
-        """After a quiet spell (no renewal for 5 s), prove the lock's connection
+        """After a quiet spell (no renewal for `idle_poll`), prove the lock's connection
         still answers before claiming: a silently dropped one would otherwise be noticed
         only at the next idle heartbeat, while another process may hold the lock."""
-        if (self._leader is not None
-                and time.monotonic() - self._lock_seen > min(self.idle_poll, 5.0)):
+        if self._leader is not None and time.monotonic() - self._lock_seen > self.idle_poll:
             await self._leader.execute("SELECT 1")
             self._lock_seen = time.monotonic()
 
@@ -304,7 +299,6 @@ class Dispatcher:
             self._valid_until = min(self._valid_until, valid) if self._held else valid
             for row in rows:
                 self._held[row.id] = row
-            self._holding.set()
         return rows
 
     async def _idle_for(self) -> float:
@@ -355,15 +349,8 @@ class Dispatcher:
         while True:
             await asyncio.sleep(self.renew_every)
             ids = list(self._held)
-            if not ids:
-                # Nothing held: sleep until a claim takes rows or the idle heartbeat is
-                # due, not a wake-up every `renew_every` (idle CPU).
-                self._holding.clear()
-                idle = self._sweep_every() - (time.monotonic() - beat)
-                if idle > 0:
-                    with contextlib.suppress(TimeoutError):
-                        await asyncio.wait_for(self._holding.wait(), idle)
-                    continue
+            if not ids and time.monotonic() - beat < self._sweep_every():
+                continue
             started = beat = time.monotonic()
             until = self.clock() + self.lease
             try:

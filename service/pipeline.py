@@ -43,7 +43,6 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 from conversations.types import InboundEvent
 from service import metrics
 from service.inbound import INBOUND_NOTIFY, ChatBusy, Runtime
-from service.wakeups import wait_any
 from storage.filestore import StoredBlob
 from storage.listen import listen
 from storage.models import InboundLease, InboundMessage, InboundStatus
@@ -147,7 +146,6 @@ class InboundPipeline:
         self._sweep = True
         self._next_sweep: float | None = None  # loop time a held lease expires
         self._wake = asyncio.Event()
-        self._working = asyncio.Event()  # set when a chat task starts: leases to renew
         self._stop = asyncio.Event()
         self._postgres = runtime.sessions.kw["bind"].dialect.name == "postgresql"
         self._listening = False  # LISTEN is up: NOTIFY reports this process's rows too
@@ -254,7 +252,6 @@ class InboundPipeline:
             return
         task = asyncio.create_task(self._chat(key))
         self._tasks[key] = task
-        self._working.set()
         task.add_done_callback(lambda t, k=key: self._done(k, t))  # type: ignore[misc]
 
     def _done(self, key: str, task: asyncio.Task[None]) -> None:
@@ -450,10 +447,6 @@ class InboundPipeline:
     async def _heartbeat(self, stop: asyncio.Event) -> None:
         """Renew the leases of chats being worked, a few times per lease."""
         while not stop.is_set():
-            if not self._tasks:  # nothing held: sleep until a chat task starts
-                self._working.clear()
-                await wait_any(self._working, stop)
-                continue
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(stop.wait(), self.lease.total_seconds() / 3)
             if not self._tasks:
