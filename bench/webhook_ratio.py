@@ -216,11 +216,14 @@ async def start_izin(api: Api, db: str, workdir: Path) -> tuple[asyncio.subproce
     # the SQL statements, say).
     profile = os.environ.get("RATIO_PROFILE")
     wrap = ["-m", "cProfile", "-o", profile] if profile else []
+    # RATIO_WRAP="py-spy record -r 250 -f raw -o FILE --": a command run in front of
+    # izin's interpreter (the CPU figures are then the wrapper's, not comparable).
+    front = os.environ.get("RATIO_WRAP", "").split()
     # RATIO_IZIN_LOG=FILE keeps its log (warnings and up), for a run that went wrong.
     log = os.environ.get("RATIO_IZIN_LOG")
     with open(log, "ab") if log else contextlib.nullcontext() as err:  # noqa: ASYNC230
         proc = await asyncio.create_subprocess_exec(
-            sys.executable, *wrap, "-m", "bot.cli", "serve", cwd=workdir, env=env,
+            *front, sys.executable, *wrap, "-m", "bot.cli", "serve", cwd=workdir, env=env,
             stdout=subprocess.DEVNULL, stderr=err or subprocess.DEVNULL)
     return proc, f"http://127.0.0.1:{port}"
 

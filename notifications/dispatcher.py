@@ -23,7 +23,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any, Protocol, cast
 
-from sqlalchemy import Table, bindparam, func, select, text, update
+from sqlalchemy import Table, bindparam, func, literal_column, select, text, update
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession, async_sessionmaker
 from sqlalchemy.orm import aliased
 
@@ -125,6 +125,11 @@ def lock_key(name: str) -> int:
 _CLAIM_LOCK = text("SELECT pg_advisory_xact_lock(:key)")
 
 
+def _unsent(status: Any) -> Any:
+    return status.in_([literal_column(f"'{s}'") for s in (OutboxStatus.PENDING,
+                                                          OutboxStatus.SENDING)])
+
+
 def _claim_statement(pg: bool, applicant: bool) -> Any:
     o = cast(Table, OutboxMessage.__table__)
     e = aliased(OutboxMessage)
@@ -134,13 +139,16 @@ def _claim_statement(pg: bool, applicant: bool) -> Any:
     # broadcast or reminder (held for quiet hours, say) does not hold back a reply or an
     # urgent row. An expired lease is due again, like a pending row.
     live = (e.status == OutboxStatus.SENDING) & (e.lease_until >= now)
+    # UNSENT as literal SQL in both WHEREs: it is the partial indexes' predicate, which a
+    # planner matches only against the same text (a bound parameter would not match).
     waiting = ((e.status == OutboxStatus.PENDING) & (e.next_attempt_at > now)
                & (e.priority <= o.c.priority) & (e.urgent | ~o.c.urgent))
     blocked = (select(e.id).where(e.channel == o.c.channel, e.chat_id == o.c.chat_id,
-                                  e.id < o.c.id, live | waiting).exists())
+                                  e.id < o.c.id, _unsent(e.status), live | waiting).exists())
     due = (((o.c.status == OutboxStatus.PENDING) & (o.c.next_attempt_at <= now))
            | ((o.c.status == OutboxStatus.SENDING) & (o.c.lease_until < now)))
-    pick = (select(o.c.id).where(o.c.channel == bindparam("v_channel"), due, ~blocked)
+    pick = (select(o.c.id).where(o.c.channel == bindparam("v_channel"), _unsent(o.c.status),
+                                 due, ~blocked)
             .order_by(o.c.priority, o.c.id).limit(bindparam("limit")))
     if applicant:
         pick = pick.where(o.c.applicant_id == bindparam("v_applicant"))

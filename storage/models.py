@@ -24,6 +24,7 @@ from sqlalchemy import (
     String,
     Text,
     UniqueConstraint,
+    text,
     true,
 )
 from sqlalchemy.dialects.postgresql import JSONB
@@ -172,6 +173,10 @@ class OutboxStatus(StrEnum):
     HELD = "held"  # its broadcast is paused
 
 
+# Rows the sender may still claim (pending or sending), as the partial indexes say it.
+UNSENT = f"status IN ('{OutboxStatus.PENDING}', '{OutboxStatus.SENDING}')"
+
+
 class OutboxMessage(Base):
     """A message to an applicant, written in the same transaction as what caused it."""
 
@@ -180,6 +185,13 @@ class OutboxMessage(Base):
         Index("ix_outbox_due", "status", "priority", "next_attempt_at"),
         Index("ix_outbox_chat", "channel", "chat_id", "id"),
         Index("ix_outbox_broadcast", "broadcast_id", "status"),
+        # The claim reads only rows not yet sent: without these it walked every row the
+        # channel ever sent (SQLite) or each chat's whole history (the in-order check).
+        # The claim's WHERE repeats UNSENT word for word, so both planners can use them.
+        Index("ix_outbox_unsent_due", "channel", "priority", "id",
+              sqlite_where=text(UNSENT), postgresql_where=text(UNSENT)),
+        Index("ix_outbox_unsent_chat", "channel", "chat_id", "id",
+              sqlite_where=text(UNSENT), postgresql_where=text(UNSENT)),
         UniqueConstraint("dedupe_key"),
         CheckConstraint(_one_of("status", OutboxStatus), name="status"),
     )
