@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
+import time
 from typing import Any
 
-from sqlalchemy import event
+from sqlalchemy import event, exc
 from sqlalchemy.engine import make_url
 from sqlalchemy.engine.url import URL
 from sqlalchemy.ext.asyncio import (
@@ -17,13 +18,15 @@ from sqlalchemy.ext.asyncio import (
 from storage import sqlite_inline
 
 SQLITE_BUSY_TIMEOUT_MS = 10_000
+IDLE_PING_SECONDS = 1.0  # see _ping_after_idle
 
 
 def is_sqlite(url: str) -> bool:
     return make_url(url).get_backend_name() == "sqlite"
 
 
-def create_engine(url: str, *, echo: bool = False, pool_size: int = 10) -> AsyncEngine:
+def create_engine(url: str, *, echo: bool = False, pool_size: int = 10,
+                  idle_ping: float = IDLE_PING_SECONDS) -> AsyncEngine:
     """An async engine; on SQLite: WAL, a busy timeout and write transactions from BEGIN.
 
     SQLite's deferred transactions fail at once with "database is locked" when a reader
@@ -49,8 +52,11 @@ def create_engine(url: str, *, echo: bool = False, pool_size: int = 10) -> Async
         # A fixed pool on PostgreSQL: overflow connections were opened and closed per
         # request under load (a TLS attempt and a handshake each). Nothing holds two
         # connections at once (SQLite's single writer would have shown it).
-        return create_async_engine(url, echo=echo, pool_pre_ping=True, pool_size=pool_size,
-                                   max_overflow=0, pool_timeout=60)
+        # LIFO: the connections in use stay warm and the rest idle (then get pinged).
+        engine = create_async_engine(url, echo=echo, pool_size=pool_size, max_overflow=0,
+                                     pool_timeout=60, pool_use_lifo=True)
+        _ping_after_idle(engine, idle_ping)
+        return engine
 
     args, kwargs = _sqlite_connect_args(make_url(url))
     engine = create_async_engine(
@@ -71,6 +77,33 @@ def create_engine(url: str, *, echo: bool = False, pool_size: int = 10) -> Async
         conn.exec_driver_sql("BEGIN IMMEDIATE")
 
     return engine
+
+
+def _ping_after_idle(engine: AsyncEngine, idle: float) -> None:
+    """Check a pooled connection before use only when it sat unused for `idle` seconds.
+
+    SQLAlchemy's pool_pre_ping checks every checkout, and asyncpg's ping is three round
+    trips (BEGIN, `;`, ROLLBACK): 8% of the server's CPU per webhook update under load
+    (py-spy, bench/webhook_ratio.py). A connection used a moment ago is as good as the
+    statement it just ran; one that waited through an outage is replaced here before a
+    transaction meets it. A connection that dies in between fails its statement, and
+    SQLAlchemy then retires every connection checked out before that moment, so the
+    next request gets fresh ones (the webhook's caller retries on the 500)."""
+    @event.listens_for(engine.sync_engine, "checkin")
+    def _on_checkin(_dbapi_conn: Any, record: Any) -> None:
+        record.info["izin_idle_since"] = time.monotonic()
+
+    @event.listens_for(engine.sync_engine, "checkout")
+    def _on_checkout(dbapi_conn: Any, record: Any, _proxy: Any) -> None:
+        since = record.info.get("izin_idle_since")
+        if since is None or time.monotonic() - since < idle:
+            return  # just connected, or in use a moment ago
+        try:
+            alive = engine.dialect.do_ping(dbapi_conn)
+        except Exception as err:  # the driver's own error: the connection is gone
+            raise exc.DisconnectionError(str(err)) from err
+        if not alive:
+            raise exc.DisconnectionError("ping failed")  # the pool connects anew
 
 
 def create_read_engine(url: str) -> AsyncEngine | None:
