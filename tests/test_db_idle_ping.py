@@ -8,9 +8,11 @@ trips per checkout).
 from __future__ import annotations
 
 import asyncio
+from typing import Any
 
 import pytest
 from sqlalchemy import text
+from sqlalchemy.ext.asyncio import AsyncEngine
 
 from storage.db import create_engine, is_sqlite
 
@@ -22,8 +24,8 @@ def pg_url(db_url: str) -> str:
     return db_url
 
 
-async def _pid(engine: object) -> int:
-    async with engine.connect() as conn:  # type: ignore[attr-defined]
+async def _pid(engine: AsyncEngine) -> int:
+    async with engine.connect() as conn:
         return int((await conn.execute(text("SELECT pg_backend_pid()"))).scalar_one())
 
 
@@ -33,12 +35,12 @@ async def test_a_connection_dropped_while_idle_is_replaced_before_use(pg_url: st
     pings = 0
     real_ping = engine.dialect.do_ping
 
-    def counted(dbapi_conn: object) -> bool:
+    def counted(dbapi_conn: Any) -> bool:
         nonlocal pings
         pings += 1
         return real_ping(dbapi_conn)
 
-    engine.dialect.do_ping = counted  # type: ignore[method-assign]
+    engine.dialect.do_ping = counted  # type: ignore[method-assign,assignment]
     try:
         first = await _pid(engine)
         assert await _pid(engine) == first and pings == 0  # reused at once: no ping
