@@ -134,7 +134,7 @@ async def run_izin(db: str, chats: int, per_chat: int, workdir: Path) -> dict[st
     stop = asyncio.Event()
     channel.worker.idle_poll = 0.5
     channel._spawn(channel.worker.run(stop))
-    http = create_http_app(app=app, channel_routes=[channel.router()])
+    http = create_http_app(app=app, webhooks=dict([channel.webhook()]))
     sock = _socket()
     server = uvicorn.Server(uvicorn.Config(http, log_level="warning", lifespan="off",
                                            access_log=False))

@@ -53,14 +53,15 @@ async def serve(settings: Settings) -> None:
         log.info("removed %d abandoned upload temp files", swept)
     telegram = None
     try:
-        routes = []
+        webhooks = {}
         if settings.telegram_token is not None:
             from bot.channels.telegram.channel import TelegramChannel
 
             telegram = TelegramChannel.from_settings(app, settings)
             if settings.telegram_webhook_url:
-                routes.append(telegram.router())
-        http = create_http_app(app=app, channel_routes=routes)
+                path, endpoint = telegram.webhook()
+                webhooks[path] = endpoint
+        http = create_http_app(app=app, webhooks=webhooks)
         # log_config=None: uvicorn's lines go through bot/logs.py (format, context, masking).
         # Keep-alive longer than a load balancer's idle timeout (60 s is common): with
         # uvicorn's 5 s the server closed connections a client was about to reuse.

@@ -65,7 +65,7 @@ class Bench:
     async def start(self) -> Bench:
         await self.channel.start(self.stop, polling=self.mode == "polling")
         if self.mode == "webhook":
-            http = create_http_app(app=self.app, channel_routes=[self.channel.router()])
+            http = create_http_app(app=self.app, webhooks=dict([self.channel.webhook()]))
             sock = free_socket()
             config = uvicorn.Config(http, log_level="warning", lifespan="off")
             self._server = uvicorn.Server(config)
