@@ -16,7 +16,7 @@ import weakref
 from collections.abc import Callable
 from dataclasses import dataclass, fields
 from datetime import UTC, datetime, timedelta
-from typing import Any, Protocol, cast
+from typing import Any, cast
 
 from sqlalchemy import JSON, Table, bindparam, case, delete, func, or_, select, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
@@ -48,6 +48,7 @@ from storage.models import (
     Application,
     Blob,
     Conversation,
+    InboundLease,
     InboundMessage,
     InboundStatus,
     Permit,
@@ -69,19 +70,8 @@ class _Raced(Exception):
 
 
 class ChatBusy(Exception):
-    """A turn offered through a `TurnGate` found its chat taken or rows waiting: nothing
+    """A turn offered `only_if_free` found its chat taken or rows waiting: nothing
     was written; the payload is to be recorded and handled in order instead."""
-
-
-class TurnGate(Protocol):
-    """Lets a caller run a turn in its own transaction (the webhook's) only when the
-    chat is free: `enter` claims it (False: busy), `leave` gives it back before commit."""
-
-    key: str
-
-    async def enter(self, conn: AsyncConnection) -> bool: ...
-
-    async def leave(self, conn: AsyncConnection) -> None: ...
 
 
 @dataclass(frozen=True)
@@ -219,18 +209,19 @@ class Runtime:
         blob: StoredBlob | None = None,
         pending_id: int | None = None,
         sent_at: datetime | None = None,
-        gate: TurnGate | None = None,
+        only_if_free: bool = False,
     ) -> Outcome:
         """Run one event. With `pending_id`, the payload was recorded by `record_pending`
         and this marks it handled in the same transaction (handled at most once).
         Without, the platform id is recorded as handled in that transaction; with a
-        `gate`, only when the gate lets it in (else `ChatBusy`, nothing written).
+        `only_if_free`, only when no worker holds the chat's lease and none of its rows is
+        pending (else `ChatBusy`, nothing written): the webhook's own turn, in order.
 
         `sent_at`: when the person sent it, by the platform's clock (WhatsApp's 24-hour
         window runs from there, not from when a redelivery reached us)."""
         set_log_context(channel=channel, chat_key=f"{channel}:{external_id}")
         lock = self.chat_lock(f"{channel}:{external_id}")
-        if gate is not None and lock.locked():
+        if only_if_free and lock.locked():
             raise ChatBusy  # worked in this process right now: do not queue behind it
         async with lock:
             for _ in range(3):
@@ -238,7 +229,7 @@ class Runtime:
                     with metrics.timed_handle(channel, received=pending_id is None) as done:
                         outcome = done(await self._handle(
                             channel, external_id, platform_id, event, display_name, blob,
-                            pending_id, sent_at, gate))
+                            pending_id, sent_at, only_if_free))
                     if outcome.discarded is not None:
                         await self._remove_file(outcome.discarded)
                     elif event.kind == "file" and self.on_file_handled is not None:
@@ -260,21 +251,13 @@ class Runtime:
         blob: StoredBlob | None,
         pending_id: int | None,
         sent_at: datetime | None = None,
-        gate: TurnGate | None = None,
+        only_if_free: bool = False,
     ) -> Outcome:
         now = self.clock()
         async with self.sessions() as session:
             try:
                 async with session.begin():
                     conn = await session.connection()
-                    if gate is not None:
-                        if not await gate.enter(conn):
-                            raise ChatBusy(gate.key)  # rolls back whatever enter wrote
-                        outcome = await self._record_and_run(
-                            session, conn, channel, external_id, platform_id, event,
-                            display_name, blob, now, sent_at)
-                        await gate.leave(conn)
-                        return outcome
                     if pending_id is not None:
                         # The row lock of this UPDATE makes a second handler wait, then
                         # find the row done: handled at most once.
@@ -286,7 +269,7 @@ class Runtime:
                                                display_name, blob, now, sent_at)
                     return await self._record_and_run(
                         session, conn, channel, external_id, platform_id, event,
-                        display_name, blob, now, sent_at)
+                        display_name, blob, now, sent_at, only_if_free)
             except IntegrityError as exc:
                 # A new chat created by another process at the same moment is not a
                 # duplicate: run the event again (it finds the chat then).
@@ -302,6 +285,7 @@ class Runtime:
         self, session: AsyncSession, conn: AsyncConnection, channel: str, external_id: str,
         platform_id: str, event: InboundEvent, display_name: str | None,
         blob: StoredBlob | None, now: datetime, sent_at: datetime | None,
+        only_if_free: bool = False,
     ) -> Outcome:
         # A repeated platform id inserts nothing: no exception, no rollback.
         recorded = await conn.execute(_RECORD[conn.dialect.name == "postgresql"], {
@@ -310,7 +294,7 @@ class Runtime:
         if recorded.rowcount == 0:
             return Outcome(duplicate=True)
         return await self._run(session, conn, channel, external_id, event, display_name,
-                               blob, now, sent_at)
+                               blob, now, sent_at, only_if_free)
 
     async def _run(
         self,
@@ -323,6 +307,7 @@ class Runtime:
         blob: StoredBlob | None,
         now: datetime,
         sent_at: datetime | None = None,
+        only_if_free: bool = False,
     ) -> Outcome:
         # The hot path runs prebuilt Core statements on the session's connection: the
         # ORM's unit of work and building statements per call cost more CPU than the
@@ -337,12 +322,19 @@ class Runtime:
         else:
             applicant_id, name, state, notice = row
         seen = min(sent_at, now) if sent_at is not None else now
-        if display_name and not name:
-            touched = await conn.execute(_TOUCH_NAMED, {"row_id": applicant_id, "seen": seen,
-                                                        "v_name": display_name[:200]})
-        else:
-            touched = await conn.execute(_TOUCH, {"row_id": applicant_id, "seen": seen})
-        has_apps = bool(touched.scalar_one())
+        named = bool(display_name and not name)
+        params: dict[str, Any] = {"row_id": applicant_id, "seen": seen}
+        if named:
+            params["v_name"] = (display_name or "")[:200]
+        if only_if_free:
+            # Asked after the chat's row lock (_LOAD_CHAT or its creation): a worker that
+            # leased the chat or a row recorded before this statement is seen here, and
+            # anything later waits for the lock, so it runs after this turn.
+            params.update(v_key=f"{channel}:{external_id}", v_wall=datetime.now(UTC))
+        touched = (await conn.execute(_TOUCH[named, only_if_free], params)).one()
+        if only_if_free and touched[1]:
+            raise ChatBusy(f"{channel}:{external_id}")  # rolls back the whole turn
+        has_apps = bool(touched[0])
         new_blob = blob is not None and await _record_blob(conn, blob, now)
 
         ctx = Context(
@@ -437,20 +429,34 @@ _applicants = cast(Table, Applicant.__table__)
 # in _LOAD_CHAT: on PostgreSQL a statement that waited for the lock still sees what
 # was committed before it started, and a submission from another process may have
 # committed while it waited.
-_TOUCH = (
-    update(_applicants).where(_applicants.c.id == bindparam("row_id"))
-    # The latest message the person sent: a late redelivery never moves it back.
-    .values(last_inbound_at=case(
-        (or_(_applicants.c.last_inbound_at.is_(None),
-             _applicants.c.last_inbound_at < bindparam("seen")), bindparam("seen")),
-        else_=_applicants.c.last_inbound_at),
-        unreachable_at=None)  # they wrote to us
-    # By the parameter, not correlated: SQLite's RETURNING drops table names, and a bare
-    # "id" inside the subquery would be the application's own.
-    .returning(select(Application.id).where(Application.applicant_id == bindparam("row_id"))
-               .exists())
-)
-_TOUCH_NAMED = _TOUCH.values(display_name=bindparam("v_name"))
+_leases = cast(Table, InboundLease.__table__)
+# The chat is not free while any worker holds its lease or any of its rows is pending.
+_CHAT_TAKEN = or_(
+    select(_inbound.c.id).where(_inbound.c.chat_key == bindparam("v_key"),
+                                _inbound.c.status == InboundStatus.PENDING).exists(),
+    select(_leases.c.chat_key).where(_leases.c.chat_key == bindparam("v_key"),
+                                     _leases.c.expires_at >= bindparam("v_wall")).exists())
+
+
+def _touch(named: bool, gated: bool) -> Any:
+    stmt = (
+        update(_applicants).where(_applicants.c.id == bindparam("row_id"))
+        # The latest message the person sent: a late redelivery never moves it back.
+        .values(last_inbound_at=case(
+            (or_(_applicants.c.last_inbound_at.is_(None),
+                 _applicants.c.last_inbound_at < bindparam("seen")), bindparam("seen")),
+            else_=_applicants.c.last_inbound_at),
+            unreachable_at=None)  # they wrote to us
+        # By the parameter, not correlated: SQLite's RETURNING drops table names, and a
+        # bare "id" inside the subquery would be the application's own.
+        .returning(select(Application.id)
+                   .where(Application.applicant_id == bindparam("row_id")).exists(),
+                   *([_CHAT_TAKEN] if gated else [])))
+    return stmt.values(display_name=bindparam("v_name")) if named else stmt
+
+
+# By (display name given, only if free).
+_TOUCH = {(n, g): _touch(n, g) for n in (False, True) for g in (False, True)}
 _conversations = cast(Table, Conversation.__table__)
 _SAVE_STATE = (
     update(_conversations).where(_conversations.c.applicant_id == bindparam("row_id"))

@@ -34,11 +34,10 @@ from datetime import UTC, datetime, timedelta
 from functools import partial
 from typing import Any, Protocol, TypeVar, cast
 
-from sqlalchemy import Table, bindparam, delete, exists, not_, select, update
+from sqlalchemy import Table, bindparam, delete, exists, select, update
 from sqlalchemy import exc as sa_exc
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
-from sqlalchemy.ext.asyncio import AsyncConnection
 
 from conversations.types import InboundEvent
 from service import metrics
@@ -313,10 +312,11 @@ class InboundPipeline:
 
     async def handle_now(self, platform_id: str, turn: Turn) -> bool:
         """Run a turn in the caller's own request (the webhook's) when its chat is free,
-        in one transaction: the lease taken and given back, the platform id recorded as
-        handled, the turn run. Four transactions fewer than recording the payload for a
-        worker. False when the chat is being worked or has rows waiting (nothing was
-        written): record the payload then, and it is handled in order."""
+        in one transaction: the platform id recorded as handled, the chat locked and
+        found free (no worker's lease, no pending row), the turn run. Four transactions
+        fewer than recording the payload for a worker. False when the chat is being
+        worked or has rows waiting (nothing was written): record the payload then, and
+        it is handled in order."""
         key = f"{self.channel}:{turn.external_id}"
         if key in self._tasks:
             return False
@@ -324,8 +324,7 @@ class InboundPipeline:
             await self.runtime.handle(
                 channel=self.channel, external_id=turn.external_id, platform_id=platform_id,
                 event=turn.event, display_name=turn.display_name, blob=turn.blob,
-                sent_at=turn.sent_at, gate=_FreeChat(key, self.owner, self.lease,
-                                                     self._postgres))
+                sent_at=turn.sent_at, only_if_free=True)
         except ChatBusy:
             return False
         self.handled += 1
@@ -459,29 +458,6 @@ class InboundPipeline:
                 log.warning("renewing inbound leases failed (%s)", type(exc).__name__)
 
 
-class _FreeChat:
-    """The gate of `handle_now`: the chat's lease taken in the turn's own transaction,
-    only when nobody holds it (this process's workers included) and no row of the chat
-    is pending (those go first), then given back before the commit. Another process
-    offering the same chat meanwhile waits on the lease row, then finds it free."""
-
-    def __init__(self, key: str, owner: str, lease: timedelta, postgres: bool) -> None:
-        self.key = key
-        self.owner = f"{owner}/now"[:64]
-        self.lease = lease
-        self.postgres = postgres
-
-    async def enter(self, conn: AsyncConnection) -> bool:
-        now = _wall()
-        taken = await conn.execute(_TAKE_FREE[self.postgres], {
-            "v_key": self.key, "v_owner": self.owner, "v_expires": now + self.lease,
-            "v_now": now})
-        return taken.first() is not None
-
-    async def leave(self, conn: AsyncConnection) -> None:
-        await conn.execute(_RELEASE, {"v_key": self.key, "v_owner": self.owner})
-
-
 # Prebuilt statements.
 _leases = cast(Table, InboundLease.__table__)
 _inbound = cast(Table, InboundMessage.__table__)
@@ -511,23 +487,6 @@ _FIRST_PENDING = (
            _inbound.c.attempts)
     .where(_inbound.c.chat_key == bindparam("v_key"), _PENDING)
     .order_by(_inbound.c.seq, _inbound.c.id).limit(1)
-)
-# The lease, taken only when it is free or expired (even this process's own workers'
-# lease stops it) and the chat has no pending row, in one statement.
-_TAKE_FREE = tuple(
-    (lambda ins: ins.on_conflict_do_update(
-        index_elements=["chat_key"],
-        set_={"owner": ins.excluded.owner, "expires_at": ins.excluded.expires_at},
-        where=_leases.c.expires_at < bindparam("v_now"),
-    ).returning(_leases.c.chat_key))(
-        insert_(_leases).from_select(
-            ["chat_key", "owner", "expires_at"],
-            select(bindparam("v_key", type_=_leases.c.chat_key.type),
-                   bindparam("v_owner", type_=_leases.c.owner.type),
-                   bindparam("v_expires", type_=_leases.c.expires_at.type))
-            .where(not_(exists().where(_inbound.c.chat_key == bindparam("v_key"),
-                                       _PENDING)))))
-    for insert_ in (sqlite_insert, pg_insert)  # indexed by "is PostgreSQL"
 )
 # Chats with pending rows, and who holds each (if anyone).
 _PENDING_CHATS = (
