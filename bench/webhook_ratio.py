@@ -273,15 +273,15 @@ async def serve_echo(port: int, api_base: str) -> None:
 
 
 async def measure(name: str, api: Api, args: argparse.Namespace, db: str,
-                  workdir: Path) -> dict[int, Result]:
+                  workdir: Path) -> list[Result]:
     proc, url = (await start_echo(api) if name == "echo"
                  else await start_izin(api, db, workdir))
-    out: dict[int, Result] = {}
+    out: list[Result] = []  # in the order of --chats (a count may repeat)
     try:
         await _until_up(url, proc)
         await drive(url, api, proc.pid, 1, len(JOURNEY))  # warm-up, not counted
         for chats in args.chats:
-            out[chats] = await drive(url, api, proc.pid, chats, args.per_chat)
+            out.append(await drive(url, api, proc.pid, chats, args.per_chat))
     finally:
         await stop_process(proc)
     return out
@@ -304,7 +304,7 @@ async def main_async(args: argparse.Namespace) -> None:
                 izin = await measure("izin", api, args, db, workdir)
                 loads.append(os.getloadavg()[0])
                 label = "SQLite" if db == "sqlite" else "PostgreSQL"
-                rows += [(label, chats, izin[chats], echo[chats]) for chats in args.chats]
+                rows += [(label, chats, izin[i], echo[i]) for i, chats in enumerate(args.chats)]
     finally:
         await api.stop()
     print("| database | chats | updates | izin ms/upd | echo ms/upd | ratio | "
