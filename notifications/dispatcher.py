@@ -175,12 +175,17 @@ async def claim(
     owner: str = _ANONYMOUS,
     lease: timedelta = LEASE,
     holds: list[datetime] | None = None,
+    sent: Sequence[tuple[Claimed, SendResult, datetime]] = (),
 ) -> list[Claimed]:
     """Take up to `limit` due rows for sending, replies first, oldest first, leased to
     `owner` until `now + lease`. One UPDATE ... RETURNING (after the channel's advisory
-    lock on PostgreSQL). Rows put back for quiet hours add their due time to `holds`."""
+    lock on PostgreSQL). Rows put back for quiet hours add their due time to `holds`.
+    `sent`: successful sends recorded first, in the same transaction (one commit
+    instead of two; a chat's next row is free once its earlier one is recorded)."""
     async with sessions() as session, session.begin():
         conn = await session.connection()
+        if sent:
+            await conn.execute(_RECORD_SENT, _sent_params(sent))
         pg = conn.dialect.name == "postgresql"
         if pg:
             await conn.execute(_CLAIM_LOCK, {"key": lock_key(f"claim:{channel}")})
@@ -283,9 +288,13 @@ async def complete_sent(
     if not done:
         return
     async with sessions() as session, session.begin():
-        await session.execute(_RECORD_SENT, [
-            {"row_id": row.id, "claim": row.claimed_by, "at": at,
-             "pmid": result.platform_message_id} for row, result, at in done])
+        await session.execute(_RECORD_SENT, _sent_params(done))
+
+
+def _sent_params(done: Sequence[tuple[Claimed, SendResult, datetime]]
+                 ) -> list[dict[str, Any]]:
+    return [{"row_id": row.id, "claim": row.claimed_by, "at": at,
+             "pmid": result.platform_message_id} for row, result, at in done]
 
 
 async def release(

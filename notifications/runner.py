@@ -249,7 +249,6 @@ class Dispatcher:
                     behind = behind or (self._wake.is_set() and bool(out))
                     self._wake.clear()  # before the claim: a row written during it wakes us
                     try:
-                        await self._settle()
                         await self._check_lock()
                         rows = await self._claim()
                         self._beat()
@@ -283,15 +282,25 @@ class Dispatcher:
         finally:
             while out:
                 await self._finish(out.popleft())
+            await self._keep(None)  # what was sent is recorded before the loop ends
             renewing.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await renewing
 
     async def _claim(self) -> list[Claimed]:
+        """Claim, after writing the kept results: successes in the claim's own
+        transaction when nothing else is kept before them (the common case)."""
         started = time.monotonic()
         holds: list[datetime] = []
-        rows = await claim(self.sessions, self.channel, now=self.clock(), limit=self.batch,
-                           owner=self.owner, lease=self.lease, holds=holds)
+        async with self._settling:
+            if any(r.sent is None for r in self._records):
+                await self._settle_locked()
+            done = list(itertools.takewhile(lambda r: r.sent is not None, self._records))
+            rows = await claim(self.sessions, self.channel, now=self.clock(),
+                               limit=self.batch, owner=self.owner, lease=self.lease,
+                               holds=holds, sent=[(r.rows[0], *r.sent) for r in done
+                                                  if r.sent is not None])
+            self._written_results(len(done))
         if holds:  # rows put back for quiet hours: due again when those end
             self._later(min(holds))
         if rows:
@@ -382,6 +391,7 @@ class Dispatcher:
         if not rows:
             return 0
         await self._send_batch(rows)
+        await self._keep(None)
         return len(rows)
 
     async def drain(self, *, max_cycles: int = 10_000) -> None:
@@ -395,11 +405,10 @@ class Dispatcher:
         by_chat: OrderedDict[str, list[Claimed]] = OrderedDict()
         for row in rows:
             by_chat.setdefault(row.chat_id, []).append(row)
-        try:
-            await asyncio.gather(*(self._send_chat(chat, chat_rows)
-                                   for chat, chat_rows in by_chat.items()))
-        finally:  # written before the next claim, which may need a chat's next row
-            await self._keep(None)
+        # The successes are written by the next claim (its transaction) or within
+        # `record_every`, whichever comes first; failures were written as they came.
+        await asyncio.gather(*(self._send_chat(chat, chat_rows)
+                               for chat, chat_rows in by_chat.items()))
 
     async def _send_chat(self, chat_id: str, rows: list[Claimed]) -> None:
         for i, row in enumerate(rows):
@@ -468,20 +477,26 @@ class Dispatcher:
     async def _settle(self) -> None:
         """Write the kept results, oldest first; raises while the database is away."""
         async with self._settling:
-            while self._records:
-                group = [self._records[0]]
-                if group[0].sent is None:
-                    assert group[0].write is not None
-                    await group[0].write()
-                else:  # the successes queued in a row: one statement, one commit
-                    group = list(itertools.takewhile(lambda r: r.sent is not None,
-                                                     self._records))
-                    await complete_sent(self.sessions, [
-                        (r.rows[0], *r.sent) for r in group if r.sent is not None])
-                for r in group:
-                    self._records.popleft()
-                    for row in r.rows:
-                        self._held.pop(row.id, None)
+            await self._settle_locked()
+
+    async def _settle_locked(self) -> None:
+        while self._records:
+            group = [self._records[0]]
+            if group[0].sent is None:
+                assert group[0].write is not None
+                await group[0].write()
+            else:  # the successes queued in a row: one statement, one commit
+                group = list(itertools.takewhile(lambda r: r.sent is not None,
+                                                 self._records))
+                await complete_sent(self.sessions, [
+                    (r.rows[0], *r.sent) for r in group if r.sent is not None])
+            self._written_results(len(group))
+
+    def _written_results(self, count: int) -> None:
+        """The oldest `count` kept results are in the database: forget them."""
+        for _ in range(count):
+            for row in self._records.popleft().rows:
+                self._held.pop(row.id, None)
 
 
 async def _sleep(stop: asyncio.Event, seconds: float) -> None:
