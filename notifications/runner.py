@@ -24,7 +24,7 @@ import itertools
 import logging
 import time
 from collections import OrderedDict, deque
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Awaitable, Callable, Iterable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -295,11 +295,10 @@ class Dispatcher:
         async with self._settling:
             if any(r.sent is None for r in self._records):
                 await self._settle_locked()
-            done = list(itertools.takewhile(lambda r: r.sent is not None, self._records))
+            done = _leading_successes(self._records)
             rows = await claim(self.sessions, self.channel, now=self.clock(),
                                limit=self.batch, owner=self.owner, lease=self.lease,
-                               holds=holds, sent=[(r.rows[0], *r.sent) for r in done
-                                                  if r.sent is not None])
+                               holds=holds, sent=done)
             self._written_results(len(done))
         if holds:  # rows put back for quiet hours: due again when those end
             self._later(min(holds))
@@ -481,22 +480,28 @@ class Dispatcher:
 
     async def _settle_locked(self) -> None:
         while self._records:
-            group = [self._records[0]]
-            if group[0].sent is None:
-                assert group[0].write is not None
-                await group[0].write()
+            first = self._records[0]
+            if first.sent is None:
+                assert first.write is not None
+                await first.write()
+                self._written_results(1)
             else:  # the successes queued in a row: one statement, one commit
-                group = list(itertools.takewhile(lambda r: r.sent is not None,
-                                                 self._records))
-                await complete_sent(self.sessions, [
-                    (r.rows[0], *r.sent) for r in group if r.sent is not None])
-            self._written_results(len(group))
+                done = _leading_successes(self._records)
+                await complete_sent(self.sessions, done)
+                self._written_results(len(done))
 
     def _written_results(self, count: int) -> None:
         """The oldest `count` kept results are in the database: forget them."""
         for _ in range(count):
             for row in self._records.popleft().rows:
                 self._held.pop(row.id, None)
+
+
+def _leading_successes(records: Iterable[_Result]
+                       ) -> list[tuple[Claimed, SendResult, datetime]]:
+    """The successes at the head of the kept results, as `complete_sent` takes them."""
+    return [(r.rows[0], *r.sent) for r in itertools.takewhile(
+        lambda r: r.sent is not None, records) if r.sent is not None]
 
 
 async def _sleep(stop: asyncio.Event, seconds: float) -> None:
