@@ -82,7 +82,7 @@ class _Bucket:
 class FakeTelegram:
     def __init__(self, token: str = "123456:TEST-token", *, per_chat_rate: float = 1.0,
                  per_chat_burst: float = 3, global_rate: float = 30,
-                 global_burst: float = 30) -> None:
+                 global_burst: float = 30, first_update_id: int = 1000) -> None:
         self.token = token
         self.requests: list[Recorded] = []
         self.webhook: dict[str, Any] | None = None
@@ -94,7 +94,7 @@ class FakeTelegram:
         self._files: dict[str, tuple[str, bytes, int]] = {}  # file_id -> path, data, size
         self._paths: dict[str, bytes] = {}
         self._updates: list[dict[str, Any]] = []
-        self._update_ids = itertools.count(1000)
+        self._update_ids = itertools.count(first_update_id)
         self._message_ids: dict[str, itertools.count[int]] = defaultdict(
             lambda: itertools.count(1))
         self._new_update = asyncio.Event()
