@@ -14,6 +14,7 @@ from pathlib import Path
 
 import pytest
 from sqlalchemy import text
+from sqlalchemy.exc import DBAPIError
 
 from bot.composition import App, build
 from bot.settings import Settings
@@ -21,6 +22,7 @@ from storage.db import create_engine
 from storage.migrate import upgrade, upgrade_async
 from storage.models import Base
 from tests.samples import make_jpeg, make_pdf, make_png
+from tests.watchdog import watching
 
 PG_URL = os.environ.get("IZIN_TEST_DATABASE_URL")
 _pg_ready = False
@@ -61,6 +63,7 @@ async def _reset_postgres(url: str) -> None:
     try:
         if not _pg_ready:
             async with engine.begin() as conn:
+                await conn.execute(text("SET LOCAL lock_timeout = '20s'"))
                 await conn.execute(text("DROP SCHEMA public CASCADE"))
                 await conn.execute(text("CREATE SCHEMA public"))
             await engine.dispose()
@@ -69,6 +72,9 @@ async def _reset_postgres(url: str) -> None:
             return
         order = _pg_table_order()
         async with engine.begin() as conn:
+            # A connection an earlier test left in a transaction would block the DELETEs
+            # for ever: fail here instead, naming it.
+            await conn.execute(text("SET LOCAL lock_timeout = '20s'"))
             present = set((await conn.execute(text(
                 "SELECT relname FROM pg_class WHERE relkind = 'r'"
                 " AND relnamespace = 'public'::regnamespace"))).scalars())
@@ -83,6 +89,16 @@ async def _reset_postgres(url: str) -> None:
                 "SELECT setval(c.oid::regclass, s.seqstart, false) FROM pg_class c"
                 " JOIN pg_sequence s ON s.seqrelid = c.oid"
                 " WHERE c.relnamespace = 'public'::regnamespace"))
+    except DBAPIError as exc:
+        if "lock timeout" not in str(exc):
+            raise
+        async with engine.connect() as conn:
+            holders = (await conn.execute(text(
+                "SELECT pid, state, now() - state_change, left(query, 120)"
+                " FROM pg_stat_activity WHERE datname = current_database()"
+                " AND pid <> pg_backend_pid() AND state <> 'idle'"))).all()
+        raise AssertionError("resetting the test database waited 20 s on locks held by: "
+                             + "; ".join(map(str, holders))) from exc
     finally:
         await engine.dispose()
 
@@ -143,3 +159,9 @@ def samples(tmp_path: Path) -> Iterator[dict[str, Path]]:
         "png": make_png(d / "photo.png"),
     }
     yield paths
+
+
+@pytest.hookimpl(wrapper=True)
+def pytest_runtest_protocol(item: pytest.Item, nextitem: pytest.Item | None) -> object:
+    with watching(item):
+        return (yield)

@@ -38,6 +38,7 @@ from tests.fakes.telegram_api import (
     photo_update,
     text_update,
 )
+from tests.watchdog import awaiting
 
 
 def free_socket() -> socket.socket:
@@ -67,7 +68,9 @@ class Bench:
         if self.mode == "webhook":
             http = create_http_app(app=self.app, webhooks=dict([self.channel.webhook()]))
             sock = free_socket()
-            config = uvicorn.Config(http, log_level="warning", lifespan="off")
+            # A request still running at close is cut after 5 s, not waited for forever.
+            config = uvicorn.Config(http, log_level="warning", lifespan="off",
+                                    timeout_graceful_shutdown=5)
             self._server = uvicorn.Server(config)
             self._server_task = asyncio.create_task(self._server.serve(sockets=[sock]))
             while not self._server.started:  # noqa: ASYNC110 (uvicorn offers no event)
@@ -78,7 +81,11 @@ class Bench:
 
     async def close(self) -> None:
         self.stop.set()
-        await self.channel.wait()
+        try:
+            await asyncio.wait_for(self.channel.wait(), 30)
+        except TimeoutError:
+            raise AssertionError("the channel's tasks did not stop within 30 s of `stop`:\n"
+                                 + "\n".join(map(awaiting, self.channel.tasks()))) from None
         if self._server is not None and self._server_task is not None:
             self._server.should_exit = True
             await self._server_task
