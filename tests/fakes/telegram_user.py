@@ -73,7 +73,10 @@ class Bench:
                                     timeout_graceful_shutdown=5)
             self._server = uvicorn.Server(config)
             self._server_task = asyncio.create_task(self._server.serve(sockets=[sock]))
-            while not self._server.started:  # noqa: ASYNC110 (uvicorn offers no event)
+            deadline = time.monotonic() + 30
+            while not self._server.started:  # uvicorn offers no event to await
+                if self._server_task.done() or time.monotonic() > deadline:
+                    raise AssertionError(f"uvicorn did not start: {self._server_task!r}")
                 await asyncio.sleep(0.01)
             self.url = f"http://127.0.0.1:{sock.getsockname()[1]}"
             self._client = httpx.AsyncClient(base_url=self.url, timeout=30)
