@@ -25,6 +25,9 @@ from tests.samples import make_jpeg, make_pdf, make_png
 from tests.watchdog import watching
 
 PG_URL = os.environ.get("IZIN_TEST_DATABASE_URL")
+# A connection an earlier test left in a transaction would block the reset for ever:
+# it fails after this long instead, naming the session that holds the lock.
+_RESET_LOCK_WAIT = text("SET LOCAL lock_timeout = '20s'")
 _pg_ready = False
 
 
@@ -63,7 +66,7 @@ async def _reset_postgres(url: str) -> None:
     try:
         if not _pg_ready:
             async with engine.begin() as conn:
-                await conn.execute(text("SET LOCAL lock_timeout = '20s'"))
+                await conn.execute(_RESET_LOCK_WAIT)
                 await conn.execute(text("DROP SCHEMA public CASCADE"))
                 await conn.execute(text("CREATE SCHEMA public"))
             await engine.dispose()
@@ -72,9 +75,7 @@ async def _reset_postgres(url: str) -> None:
             return
         order = _pg_table_order()
         async with engine.begin() as conn:
-            # A connection an earlier test left in a transaction would block the DELETEs
-            # for ever: fail here instead, naming it.
-            await conn.execute(text("SET LOCAL lock_timeout = '20s'"))
+            await conn.execute(_RESET_LOCK_WAIT)
             present = set((await conn.execute(text(
                 "SELECT relname FROM pg_class WHERE relkind = 'r'"
                 " AND relnamespace = 'public'::regnamespace"))).scalars())
@@ -97,7 +98,7 @@ async def _reset_postgres(url: str) -> None:
                 "SELECT pid, state, now() - state_change, left(query, 120)"
                 " FROM pg_stat_activity WHERE datname = current_database()"
                 " AND pid <> pg_backend_pid() AND state <> 'idle'"))).all()
-        raise AssertionError("resetting the test database waited 20 s on locks held by: "
+        raise AssertionError("resetting the test database gave up waiting on locks held by: "
                              + "; ".join(map(str, holders))) from exc
     finally:
         await engine.dispose()

@@ -39,12 +39,10 @@ def awaiting(task: asyncio.Task[object]) -> str:
     return "\n".join(lines)
 
 
-def _dump_tasks() -> None:
-    tasks = asyncio.all_tasks()
-    print(f"\n=== watchdog: {len(tasks)} asyncio tasks ===", file=sys.stderr)
-    for task in tasks:
-        print(awaiting(task), file=sys.stderr)
-    sys.stderr.flush()
+def describe_tasks(exclude: asyncio.Task[object] | None = None) -> str:
+    """Every task of the running loop with its chain of awaits (from inside the loop)."""
+    tasks = [t for t in asyncio.all_tasks() if t is not exclude]
+    return "\n".join([f"{len(tasks)} asyncio tasks:", *map(awaiting, tasks)])
 
 
 def _report(item: pytest.Item) -> None:
@@ -57,7 +55,7 @@ def _report(item: pytest.Item) -> None:
 
     def tasks() -> None:
         with capture.global_and_fixture_disabled():
-            _dump_tasks()
+            print(f"\n=== watchdog: {describe_tasks()}", file=sys.stderr, flush=True)
 
     for loop in _running_loops():  # runs when the loop next turns (it does unless blocked)
         loop.call_soon_threadsafe(tasks)

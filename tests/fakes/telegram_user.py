@@ -38,7 +38,7 @@ from tests.fakes.telegram_api import (
     photo_update,
     text_update,
 )
-from tests.watchdog import awaiting
+from tests.watchdog import describe_tasks
 
 
 def free_socket() -> socket.socket:
@@ -87,8 +87,8 @@ class Bench:
         try:
             await asyncio.wait_for(self.channel.wait(), 30)
         except TimeoutError:
-            raise AssertionError("the channel's tasks did not stop within 30 s of `stop`:\n"
-                                 + "\n".join(map(awaiting, self.channel.tasks()))) from None
+            raise AssertionError("the channel's tasks did not stop within 30 s of `stop`; "
+                                 + describe_tasks(asyncio.current_task())) from None
         if self._server is not None and self._server_task is not None:
             self._server.should_exit = True
             await self._server_task

@@ -127,10 +127,6 @@ class TelegramChannel:
     async def wait(self) -> None:
         await asyncio.gather(*list(self._tasks), return_exceptions=True)
 
-    def tasks(self) -> list[asyncio.Task[None]]:
-        """The channel's running tasks (a test names the one that would not stop)."""
-        return list(self._tasks)
-
     async def close(self) -> None:
         await self.bot.session.close()
 
