@@ -23,12 +23,13 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any, Protocol, cast
 
-from sqlalchemy import Table, bindparam, func, literal_column, select, text, update
+from sqlalchemy import Table, bindparam, func, select, text, update
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession, async_sessionmaker
 from sqlalchemy.orm import aliased
 
 from conversations.types import OutMessage
 from notifications.quiet_hours import quiet_until
+from service.outbox import unsent
 from storage.models import Applicant, OutboxMessage, OutboxStatus
 
 MAX_ATTEMPTS = 8
@@ -125,11 +126,6 @@ def lock_key(name: str) -> int:
 _CLAIM_LOCK = text("SELECT pg_advisory_xact_lock(:key)")
 
 
-def _unsent(status: Any) -> Any:
-    return status.in_([literal_column(f"'{s}'") for s in (OutboxStatus.PENDING,
-                                                          OutboxStatus.SENDING)])
-
-
 def _claim_statement(pg: bool, applicant: bool) -> Any:
     o = cast(Table, OutboxMessage.__table__)
     e = aliased(OutboxMessage)
@@ -144,10 +140,10 @@ def _claim_statement(pg: bool, applicant: bool) -> Any:
     waiting = ((e.status == OutboxStatus.PENDING) & (e.next_attempt_at > now)
                & (e.priority <= o.c.priority) & (e.urgent | ~o.c.urgent))
     blocked = (select(e.id).where(e.channel == o.c.channel, e.chat_id == o.c.chat_id,
-                                  e.id < o.c.id, _unsent(e.status), live | waiting).exists())
+                                  e.id < o.c.id, unsent(e.status), live | waiting).exists())
     due = (((o.c.status == OutboxStatus.PENDING) & (o.c.next_attempt_at <= now))
            | ((o.c.status == OutboxStatus.SENDING) & (o.c.lease_until < now)))
-    pick = (select(o.c.id).where(o.c.channel == bindparam("v_channel"), _unsent(o.c.status),
+    pick = (select(o.c.id).where(o.c.channel == bindparam("v_channel"), unsent(o.c.status),
                                  due, ~blocked)
             .order_by(o.c.priority, o.c.id).limit(bindparam("limit")))
     if applicant:

@@ -23,6 +23,7 @@ import functools
 import itertools
 import logging
 import time
+import weakref
 from collections import OrderedDict, deque
 from collections.abc import Awaitable, Callable, Iterable, Sequence
 from dataclasses import dataclass
@@ -47,7 +48,7 @@ from notifications.dispatcher import (
 )
 from notifications.leader import Leadership, asyncpg_dsn
 from service import metrics
-from service.outbox import written
+from service.outbox import DirectClaim, written
 
 log = logging.getLogger(__name__)
 
@@ -147,10 +148,41 @@ class Dispatcher:
         self._lock_seen = 0.0  # monotonic: the lock's connection last answered
         self._due_unknown = True  # whether to ask the database for the next due time
         self._due_at: datetime | None = None
+        self._serving = False  # claiming and sending now: replies may be written ours
+        self._direct: set[asyncio.Task[None]] = set()  # sending adopted replies
+        # A chat's sends, one at a time in this process: a claimed batch's and adopted
+        # replies' (the claim alone keeps order only among claimed rows).
+        self._chat_turns: weakref.WeakValueDictionary[str, asyncio.Lock] = (
+            weakref.WeakValueDictionary())
 
     def wake(self) -> None:
         """Tell the loop new rows are waiting."""
         self._wake.set()
+
+    # ---- replies written claimed (service/outbox.py DirectClaim) ----
+    def offer(self) -> DirectClaim | None:
+        """While this dispatcher sends, a turn may write its replies claimed by it."""
+        if not self._serving or not self._active():
+            return None
+        sent = tuple(r.rows[0].id for r in self._records if r.sent is not None)
+        return DirectClaim(self.owner, self.lease, sent, time.monotonic())
+
+    def adopt(self, claim: DirectClaim, rows: Sequence[Claimed]) -> None:
+        """Send replies a committed turn wrote under `claim`, as if claimed here: held and
+        renewed, their results written like any other's. A dispatcher that stopped
+        meanwhile gives them back (due now, for whoever sends next)."""
+        rows = list(rows)
+        if not self._serving:
+            task = asyncio.create_task(self._record(rows, functools.partial(
+                release, self.sessions, rows, at=self.clock())))
+        else:
+            valid = claim.offered_at + self.lease.total_seconds() - self._margin
+            self._valid_until = min(self._valid_until, valid) if self._held else valid
+            for row in rows:
+                self._held[row.id] = row
+            task = asyncio.create_task(self._send_batch(rows))
+        self._direct.add(task)
+        task.add_done_callback(self._direct.discard)
 
     def _written(self) -> None:
         # While the lock's connection LISTENs, the trigger's NOTIFY reports the same
@@ -243,6 +275,7 @@ class Dispatcher:
         need_claim = True
         behind = False  # rows were written while a batch was out: claim after it ends
         self._due_unknown = True  # ask the database when something becomes due
+        self._serving = True
         try:
             while not stop.is_set() and self._active():
                 if need_claim or self._wake.is_set():
@@ -280,8 +313,11 @@ class Dispatcher:
                     self._due_at, self._due_unknown = None, True
                 need_claim = True
         finally:
+            self._serving = False
             while out:
                 await self._finish(out.popleft())
+            while self._direct:
+                await self._finish(self._direct.pop())
             await self._keep(None)  # what was sent is recorded before the loop ends
             renewing.cancel()
             with contextlib.suppress(asyncio.CancelledError):
@@ -410,6 +446,13 @@ class Dispatcher:
                                for chat, chat_rows in by_chat.items()))
 
     async def _send_chat(self, chat_id: str, rows: list[Claimed]) -> None:
+        turn = self._chat_turns.get(chat_id)
+        if turn is None:
+            turn = self._chat_turns[chat_id] = asyncio.Lock()
+        async with turn:
+            await self._send_chat_rows(chat_id, rows)
+
+    async def _send_chat_rows(self, chat_id: str, rows: list[Claimed]) -> None:
         for i, row in enumerate(rows):
             last = self._last_sent.get(chat_id)
             if last is not None:

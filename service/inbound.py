@@ -41,7 +41,7 @@ from licensing.catalog import Catalog
 from service import metrics
 from service.effects import RegistrationNumberTaken, apply_effects
 from service.logctx import set_context as set_log_context
-from service.outbox import enqueue_replies
+from service.outbox import CHAT_UNSENT, DirectClaim, DirectSender, enqueue_replies
 from storage.filestore import FileStore, StoredBlob
 from storage.models import (
     Applicant,
@@ -80,6 +80,8 @@ class Outcome:
     messages: tuple[OutMessage, ...] = ()
     applicant_id: int | None = None
     discarded: str | None = None  # the sha256 of a file nobody asked for, not kept
+    # Replies written claimed under this offer, for its dispatcher once committed.
+    direct: tuple[DirectClaim, list[Any]] | None = None
 
 
 @dataclass
@@ -106,6 +108,12 @@ class Runtime:
             weakref.WeakValueDictionary()
         )
         self._listeners: list[Callable[[str, str], None]] = []
+        self._direct: dict[str, DirectSender] = {}
+
+    def add_direct_sender(self, sender: DirectSender) -> None:
+        """The channel's dispatcher in this process: while it sends, a turn's replies are
+        written claimed by it and handed over at commit (service/outbox.py)."""
+        self._direct[sender.channel] = sender
 
     def chat_lock(self, key: str) -> asyncio.Lock:
         lock = self._chat_locks.get(key)
@@ -230,6 +238,8 @@ class Runtime:
                         outcome = done(await self._handle(
                             channel, external_id, platform_id, event, display_name, blob,
                             pending_id, sent_at, only_if_free))
+                    if outcome.direct is not None:
+                        self._direct[channel].adopt(*outcome.direct)
                     if outcome.discarded is not None:
                         await self._remove_file(outcome.discarded)
                     elif event.kind == "file" and self.on_file_handled is not None:
@@ -331,9 +341,18 @@ class Runtime:
             # leased the chat or a row recorded before this statement is seen here, and
             # anything later waits for the lock, so it runs after this turn.
             params.update(v_key=f"{channel}:{external_id}", v_wall=datetime.now(UTC))
-        touched = (await conn.execute(_TOUCH[named, only_if_free], params)).one()
+        sender = self._direct.get(channel)
+        direct = sender.offer() if sender is not None else None
+        if direct is not None:
+            # Also after the lock: a message of this chat written meanwhile is seen.
+            params.update(v_out_channel=channel, v_out_chat=external_id,
+                          v_out_sent=list(direct.sent))
+        touched = (await conn.execute(_TOUCH[named, only_if_free, direct is not None],
+                                      params)).one()
         if only_if_free and touched[1]:
             raise ChatBusy(f"{channel}:{external_id}")  # rolls back the whole turn
+        if direct is not None and touched[-1]:
+            direct = None  # an earlier message waits: the replies queue behind it
         has_apps = bool(touched[0])
         new_blob = blob is not None and await _record_blob(conn, blob, now)
 
@@ -350,20 +369,24 @@ class Runtime:
         )
         result = engine.step(State.from_dict(state), event, ctx)
         if result.effects:  # rare (language, submit...): through the ORM, as elsewhere
+            direct = None  # they may queue messages of their own, which go first
             applicant = await session.get_one(Applicant, applicant_id)
             await apply_effects(session, applicant, result.effects, catalog=self.catalog,
                                 calendar=self.calendar, now=now)
             await session.flush()
         await conn.execute(_SAVE_STATE, {"row_id": applicant_id, "now": now,
                                          "v_state": _state_row(result.state)})
-        await enqueue_replies(conn, applicant_id=applicant_id, channel=channel,
-                              chat_id=external_id, messages=result.messages, now=now)
+        claimed = await enqueue_replies(conn, applicant_id=applicant_id, channel=channel,
+                                        chat_id=external_id, messages=result.messages,
+                                        now=now, direct=direct)
+        handed = (direct, claimed) if direct is not None and claimed else None
         if new_blob and blob is not None and not result.file_kept:
             # Nobody asked for it and nobody else had these bytes: do not keep them.
             await conn.execute(_DELETE_BLOB, {"v_sha256": blob.sha256})
             return Outcome(duplicate=False, messages=result.messages,
-                           applicant_id=applicant_id, discarded=blob.sha256)
-        return Outcome(duplicate=False, messages=result.messages, applicant_id=applicant_id)
+                           applicant_id=applicant_id, discarded=blob.sha256, direct=handed)
+        return Outcome(duplicate=False, messages=result.messages, applicant_id=applicant_id,
+                       direct=handed)
 
     async def _remove_file(self, sha256: str) -> None:
         """Remove a file the committed event forgot, unless another chat recorded the
@@ -438,7 +461,7 @@ _CHAT_TAKEN = or_(
                                      _leases.c.expires_at >= bindparam("v_wall")).exists())
 
 
-def _touch(named: bool, gated: bool) -> Any:
+def _touch(named: bool, gated: bool, direct: bool) -> Any:
     stmt = (
         update(_applicants).where(_applicants.c.id == bindparam("row_id"))
         # The latest message the person sent: a late redelivery never moves it back.
@@ -451,12 +474,13 @@ def _touch(named: bool, gated: bool) -> Any:
         # bare "id" inside the subquery would be the application's own.
         .returning(select(Application.id)
                    .where(Application.applicant_id == bindparam("row_id")).exists(),
-                   *([_CHAT_TAKEN] if gated else [])))
+                   *([_CHAT_TAKEN] if gated else []), *([CHAT_UNSENT] if direct else [])))
     return stmt.values(display_name=bindparam("v_name")) if named else stmt
 
 
-# By (display name given, only if free).
-_TOUCH = {(n, g): _touch(n, g) for n in (False, True) for g in (False, True)}
+# By (display name given, only if free, replies offered to a dispatcher).
+_TOUCH = {(n, g, d): _touch(n, g, d) for n in (False, True) for g in (False, True)
+          for d in (False, True)}
 _conversations = cast(Table, Conversation.__table__)
 _SAVE_STATE = (
     update(_conversations).where(_conversations.c.applicant_id == bindparam("row_id"))

@@ -4,10 +4,11 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Callable, Sequence
-from datetime import datetime
-from typing import cast
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any, Protocol, cast
 
-from sqlalchemy import Table, bindparam, event, insert
+from sqlalchemy import Table, bindparam, event, insert, literal_column, select
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
 from sqlalchemy.orm import Session
 
@@ -99,6 +100,31 @@ def enqueue(
     return row
 
 
+@dataclass(frozen=True)
+class DirectClaim:
+    """A dispatcher of this process that sends now, offering to take a turn's replies as
+    they are written: inserted already claimed by it (no claim transaction, no wake-up)
+    and handed to it once the turn commits."""
+
+    owner: str
+    lease: timedelta
+    # Its rows sent whose success is not written yet: they no longer hold a chat back.
+    sent: tuple[int, ...]
+    offered_at: float  # monotonic: the lease counts from here
+
+
+class DirectSender(Protocol):
+    channel: str
+
+    def offer(self) -> DirectClaim | None:
+        """A claim to write the replies under, or None (not sending now)."""
+        ...
+
+    def adopt(self, claim: DirectClaim, rows: Sequence[Any]) -> None:
+        """Send these committed rows, written under `claim` (all of the outbox's columns)."""
+        ...
+
+
 async def enqueue_replies(
     conn: AsyncConnection,
     *,
@@ -107,17 +133,31 @@ async def enqueue_replies(
     chat_id: str,
     messages: Sequence[OutMessage],
     now: datetime,
-) -> None:
+    direct: DirectClaim | None = None,
+) -> list[Any]:
     """A turn's replies in one statement (executemany), in order: the hot path of every
-    inbound event, where an ORM flush of each row cost more than the insert."""
+    inbound event, where an ORM flush of each row cost more than the insert. With a
+    `direct` claim (the caller found nothing of the chat's unsent before them) they are
+    written claimed, and returned for `DirectSender.adopt` after the commit."""
     if not messages:
-        return
-    await conn.execute(_INSERT_REPLY, [
-        {"v_applicant_id": applicant_id, "v_channel": channel, "v_chat_id": chat_id,
-         "v_payload": m.to_payload(), "now": now}
-        for m in messages
-    ])
-    written.notify()  # the caller commits next, holding the connection until then
+        return []
+    params = [{"v_applicant_id": applicant_id, "v_channel": channel, "v_chat_id": chat_id,
+               "v_payload": m.to_payload(), "now": now} for m in messages]
+    if direct is None:
+        await conn.execute(_INSERT_REPLY, params)
+        written.notify()  # the caller commits next, holding the connection until then
+        return []
+    for p in params:
+        # A name bound twice in one row breaks RETURNING's multi-row VALUES on asyncpg.
+        p.update(v_owner=direct.owner, v_until=now + direct.lease, v_created=now)
+    return list((await conn.execute(_INSERT_CLAIMED, params)).all())
+
+
+def unsent(status: Any) -> Any:
+    """Status pending or sending, as the literal text of the outbox's partial indexes'
+    predicate (a planner matches only the same text; a bound parameter would not)."""
+    return status.in_([literal_column(f"'{s}'") for s in (OutboxStatus.PENDING,
+                                                          OutboxStatus.SENDING)])
 
 
 _outbox = cast(Table, OutboxMessage.__table__)
@@ -126,4 +166,24 @@ _INSERT_REPLY = insert(_outbox).values(
     chat_id=bindparam("v_chat_id"), payload=bindparam("v_payload"), priority=PRIORITY_REPLY,
     status=OutboxStatus.PENDING, attempts=0, next_attempt_at=bindparam("now"),
     created_at=bindparam("now"), urgent=True,
+)
+# Claimed as the dispatcher's claim leaves a row (attempts counted); PostgreSQL's
+# NOTIFY trigger fires for pending rows only, so nobody else is woken for these.
+_INSERT_CLAIMED = (
+    insert(_outbox).values(
+        applicant_id=bindparam("v_applicant_id"), channel=bindparam("v_channel"),
+        chat_id=bindparam("v_chat_id"), payload=bindparam("v_payload"),
+        priority=PRIORITY_REPLY, status=OutboxStatus.SENDING, attempts=1,
+        claimed_by=bindparam("v_owner"), lease_until=bindparam("v_until"),
+        next_attempt_at=bindparam("now"), created_at=bindparam("v_created"), urgent=True)
+    .returning(*_outbox.c, sort_by_parameter_order=True)
+)
+# Whether the chat has a message not sent yet, other than the offering dispatcher's
+# sent ones: replies written claimed would overtake it.
+CHAT_UNSENT = (
+    select(_outbox.c.id)
+    .where(_outbox.c.channel == bindparam("v_out_channel"),
+           _outbox.c.chat_id == bindparam("v_out_chat"), unsent(_outbox.c.status),
+           _outbox.c.id.not_in(bindparam("v_out_sent", expanding=True)))
+    .exists()
 )

@@ -91,6 +91,8 @@ class TelegramChannel:
         self.dispatcher = Dispatcher(app.sessions, self.sender, rate_per_second=rate_per_second,
                                      per_chat_interval=per_chat_interval,
                                      clock=app.runtime.clock)
+        # A turn's replies go to it as they are written, while it sends (service/outbox.py).
+        app.runtime.add_direct_sender(self.dispatcher)
         self.worker = UpdateWorker(app.runtime, bot, Downloader(bot, app.files))
         # The dispatcher needs no word from the pipeline: every outbox write wakes it
         # (service/outbox.py `written`, and NOTIFY on PostgreSQL).

@@ -42,5 +42,6 @@ def build_channel(app: App) -> WhatsAppChannel:
                             templates=Templates.load(s.whatsapp_templates), clock=clock)
     dispatcher = Dispatcher(app.sessions, sender, rate_per_second=s.whatsapp_rate_per_second,
                             per_chat_interval=s.whatsapp_per_chat_interval, clock=clock)
+    app.runtime.add_direct_sender(dispatcher)  # replies go to it as written
     worker = InboundWorker(app, client)
     return WhatsAppChannel(client, sender, dispatcher, worker)
