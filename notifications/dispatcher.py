@@ -24,7 +24,7 @@ from datetime import datetime, timedelta
 from typing import Any, Protocol, cast
 
 from sqlalchemy import Table, bindparam, func, select, text, update
-from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession, async_sessionmaker
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, AsyncSession, async_sessionmaker
 from sqlalchemy.orm import aliased
 
 from conversations.types import OutMessage
@@ -283,8 +283,14 @@ async def complete_sent(
     SQLite's single writer free)."""
     if not done:
         return
-    async with sessions() as session, session.begin():
-        await session.execute(_RECORD_SENT, _sent_params(done))
+    # On the engine's connection, not a session: one statement needs no ORM session, and
+    # this runs for nearly every message sent.
+    async with _engine(sessions).begin() as conn:
+        await conn.execute(_RECORD_SENT, _sent_params(done))
+
+
+def _engine(sessions: async_sessionmaker[AsyncSession]) -> AsyncEngine:
+    return cast(AsyncEngine, sessions.kw["bind"])
 
 
 def _sent_params(done: Sequence[tuple[Claimed, SendResult, datetime]]

@@ -149,6 +149,7 @@ class Dispatcher:
         self._due_unknown = True  # whether to ask the database for the next due time
         self._due_at: datetime | None = None
         self._serving = False  # claiming and sending now: replies may be written ours
+        self._wakes = 0  # wake-ups so far (did one come while adopted replies went out?)
         self._direct: set[asyncio.Task[None]] = set()  # sending adopted replies
         # A chat's sends, one at a time in this process: a claimed batch's and adopted
         # replies' (the claim alone keeps order only among claimed rows).
@@ -157,6 +158,10 @@ class Dispatcher:
 
     def wake(self) -> None:
         """Tell the loop new rows are waiting."""
+        self._poke()
+
+    def _poke(self) -> None:
+        self._wakes += 1
         self._wake.set()
 
     # ---- replies written claimed (service/outbox.py DirectClaim) ----
@@ -165,7 +170,7 @@ class Dispatcher:
         if not self._serving or not self._active():
             return None
         sent = tuple(r.rows[0].id for r in self._records if r.sent is not None)
-        return DirectClaim(self.owner, self.lease, sent, time.monotonic())
+        return DirectClaim(self.owner, self.lease, sent, time.monotonic(), self._wakes)
 
     def adopt(self, claim: DirectClaim, rows: Sequence[Claimed]) -> None:
         """Send replies a committed turn wrote under `claim`, as if claimed here: held and
@@ -180,19 +185,27 @@ class Dispatcher:
             self._valid_until = min(self._valid_until, valid) if self._held else valid
             for row in rows:
                 self._held[row.id] = row
-            task = asyncio.create_task(self._send_batch(rows))
+            task = asyncio.create_task(self._send_adopted(rows, claim.mark))
         self._direct.add(task)
         task.add_done_callback(self._direct.discard)
+
+    async def _send_adopted(self, rows: list[Claimed], mark: int) -> None:
+        await self._send_batch(rows)
+        if self._wakes != mark:
+            # A claim meanwhile may have found a row of these chats held back by these
+            # (a message written elsewhere, behind the replies): claim again, which
+            # first writes what was sent, so that row is free now.
+            self._wake.set()
 
     def _written(self) -> None:
         # While the lock's connection LISTENs, the trigger's NOTIFY reports the same
         # write a moment later: one wake per write, not two (each would cost a claim).
         if self._leader is None:
-            self._wake.set()
+            self._poke()
 
     def _notified(self, channel: str) -> None:
         if channel == self.channel:
-            self._wake.set()
+            self._poke()
 
     # ---- running ----
     async def run(self, stop: asyncio.Event) -> None:

@@ -111,6 +111,7 @@ class DirectClaim:
     # Its rows sent whose success is not written yet: they no longer hold a chat back.
     sent: tuple[int, ...]
     offered_at: float  # monotonic: the lease counts from here
+    mark: int = 0  # the dispatcher's own note of when it offered
 
 
 class DirectSender(Protocol):

@@ -13,7 +13,7 @@ from sqlalchemy import select
 from bot.composition import App
 from conversations.types import InboundEvent, OutMessage
 from notifications import runner
-from notifications.dispatcher import claim
+from notifications.dispatcher import Delivery, SendResult, claim
 from notifications.runner import Dispatcher
 from service.outbox import enqueue_replies
 from storage.models import OutboxMessage, OutboxStatus
@@ -183,3 +183,38 @@ async def test_replies_of_a_turn_with_effects_go_through_a_claim(
     await task
     assert counted.calls == 2
     assert [t for _, t in sender.sent[1:]] == [m.text for m in out.messages]
+
+
+class HeldSender(ScriptedSender):
+    """Holds every send until `go` is set."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.go = asyncio.Event()
+        self.waiting = 0
+
+    async def send(self, delivery: Delivery) -> SendResult:
+        self.waiting += 1
+        await self.go.wait()
+        return await super().send(delivery)
+
+
+async def test_a_message_written_behind_replies_on_the_wire_is_sent_after_them(
+    app: App, clock: Clock, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The claim its write wakes finds it held back by the replies (leased, in flight);
+    once they are through it goes at once, not at the next sweep (60 s here)."""
+    counted = _CountedClaims()
+    monkeypatch.setattr(runner, "claim", counted)
+    sender = HeldSender()
+    d = _sending(app, sender)
+    stop, task = await _serving(d, counted)
+    replies = await _turn(app, "a", 0, "/start")
+    await _until(lambda: sender.waiting == 1)  # the reply is on the wire
+    await _queue(app, clock, "a", ["notice"])  # e.g. the office, in another process
+    await _until(lambda: counted.calls == 2)  # woken: nothing it may take yet
+    sender.go.set()
+    await _until(lambda: len(sender.sent) == len(replies) + 1, seconds=5)
+    stop.set()
+    await task
+    assert [t for _, t in sender.sent] == [m.text for m in replies] + ["notice"]
