@@ -277,7 +277,7 @@ class Dispatcher:
     async def _serve(self, stop: asyncio.Event) -> None:
         """Claim and send while active. A claim runs only when it can find something: a
         row was written (wake), a full batch suggests more is due, a batch finished after
-        rows were written behind it (a chat's next row waits for its earlier one), or a
+        a claim ran while it was out (a chat's next row waits for its earlier one), or a
         known time came (retry, quiet hours, another's lease). The next batch is claimed
         while the current one is still sending, so the platform's rate is used while the
         database works; at most two batches are out, so a reply waits behind those two
@@ -286,13 +286,15 @@ class Dispatcher:
         renewing = asyncio.create_task(self._renew_forever())
         failures = 0
         need_claim = True
-        behind = False  # rows were written while a batch was out: claim after it ends
+        # A claim ran while a batch was out: a chat's later rows were held back by that
+        # batch's (in flight), so claim again when it ends.
+        behind = False
         self._due_unknown = True  # ask the database when something becomes due
         self._serving = True
         try:
             while not stop.is_set() and self._active():
                 if need_claim or self._wake.is_set():
-                    behind = behind or (self._wake.is_set() and bool(out))
+                    behind = behind or bool(out)
                     self._wake.clear()  # before the claim: a row written during it wakes us
                     try:
                         await self._check_lock()

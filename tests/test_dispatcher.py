@@ -229,3 +229,22 @@ async def test_a_retry_is_sent_when_due_without_a_wake(app: App, clock: Clock) -
     stop.set()
     await task
     assert [t for _, t in sender.sent] == ["a-1", "a-2"]
+
+
+async def test_a_chats_next_row_held_back_by_a_batch_goes_when_the_batch_ends(
+    app: App, clock: Clock
+) -> None:
+    """One row a claim (a slow rate), so the second claim runs while the first row is
+    out and finds the chat's next row held back by it: nothing is written after that,
+    yet the row goes as soon as the first is through (not at the 60 s sweep)."""
+    sender = ScriptedSender()
+    await _queue(app, clock, "a", ["a-1", "a-2", "a-3"])
+    d = Dispatcher(app.sessions, sender, rate_per_second=2, per_chat_interval=0,
+                   idle_poll=60, listen_poll=60, clock=lambda: datetime.now(UTC))
+    assert d.batch == 1
+    stop = asyncio.Event()
+    task = asyncio.create_task(d.run(stop))
+    await _until(lambda: len(sender.sent) == 3, seconds=10)
+    stop.set()
+    await task
+    assert [t for _, t in sender.sent] == ["a-1", "a-2", "a-3"]
