@@ -23,6 +23,14 @@ from tests.test_dispatcher import ScriptedSender, _CountedClaims, _queue, _until
 TURNS = ["/start", "halo", "menu", "bantuan", "/status"]  # one or two replies each
 
 
+@pytest.fixture
+def counted(monkeypatch: pytest.MonkeyPatch) -> _CountedClaims:
+    """The runner's claims, counted."""
+    claims = _CountedClaims()
+    monkeypatch.setattr(runner, "claim", claims)
+    return claims
+
+
 def _sending(app: App, sender: ScriptedSender) -> Dispatcher:
     d = Dispatcher(app.sessions, sender, rate_per_second=1000, per_chat_interval=0,
                    idle_poll=60, listen_poll=60, clock=app.runtime.clock)
@@ -52,10 +60,8 @@ async def _serving(d: Dispatcher, counted: _CountedClaims) -> tuple[asyncio.Even
 
 
 async def test_a_turns_replies_are_sent_in_order_without_a_claim(
-    app: App, monkeypatch: pytest.MonkeyPatch
+    app: App, counted: _CountedClaims
 ) -> None:
-    counted = _CountedClaims()
-    monkeypatch.setattr(runner, "claim", counted)
     sender = ScriptedSender()
     d = _sending(app, sender)
     stop, task = await _serving(d, counted)
@@ -75,10 +81,8 @@ async def test_a_turns_replies_are_sent_in_order_without_a_claim(
 
 
 async def test_replies_wait_behind_an_earlier_unsent_message_of_the_chat(
-    app: App, clock: Clock, monkeypatch: pytest.MonkeyPatch
+    app: App, clock: Clock, counted: _CountedClaims
 ) -> None:
-    counted = _CountedClaims()
-    monkeypatch.setattr(runner, "claim", counted)
     sender = ScriptedSender()
     d = _sending(app, sender)
     await _queue(app, clock, "a", ["notice"])
@@ -100,10 +104,8 @@ async def test_replies_wait_behind_an_earlier_unsent_message_of_the_chat(
 
 
 async def test_replies_after_the_dispatchers_own_sent_message_are_not_held_back(
-    app: App, clock: Clock, monkeypatch: pytest.MonkeyPatch
+    app: App, clock: Clock, counted: _CountedClaims
 ) -> None:
-    counted = _CountedClaims()
-    monkeypatch.setattr(runner, "claim", counted)
     sender = ScriptedSender()
     d = _sending(app, sender)
     d.record_every = 60  # its sends stay unwritten: still `sending` in the table
@@ -119,7 +121,7 @@ async def test_replies_after_the_dispatchers_own_sent_message_are_not_held_back(
 
 
 async def test_a_dispatcher_that_is_not_sending_is_offered_nothing(
-    app: App, monkeypatch: pytest.MonkeyPatch
+    app: App
 ) -> None:
     sender = ScriptedSender()
     d = _sending(app, sender)
@@ -132,10 +134,8 @@ async def test_a_dispatcher_that_is_not_sending_is_offered_nothing(
 
 
 async def test_replies_handed_to_a_dispatcher_that_stopped_are_given_back(
-    app: App, monkeypatch: pytest.MonkeyPatch
+    app: App, counted: _CountedClaims
 ) -> None:
-    counted = _CountedClaims()
-    monkeypatch.setattr(runner, "claim", counted)
     sender = ScriptedSender()
     d = _sending(app, sender)
     stop, task = await _serving(d, counted)
@@ -162,12 +162,10 @@ async def test_replies_handed_to_a_dispatcher_that_stopped_are_given_back(
 
 
 async def test_replies_of_a_turn_with_effects_go_through_a_claim(
-    app: App, monkeypatch: pytest.MonkeyPatch
+    app: App, counted: _CountedClaims
 ) -> None:
     """Effects may queue messages through the ORM before the replies' insert: the
     replies are then written pending and claimed behind them."""
-    counted = _CountedClaims()
-    monkeypatch.setattr(runner, "claim", counted)
     sender = ScriptedSender()
     d = _sending(app, sender)
     stop, task = await _serving(d, counted)
@@ -200,12 +198,10 @@ class HeldSender(ScriptedSender):
 
 
 async def test_a_message_written_behind_replies_on_the_wire_is_sent_after_them(
-    app: App, clock: Clock, monkeypatch: pytest.MonkeyPatch
+    app: App, clock: Clock, counted: _CountedClaims
 ) -> None:
     """The claim its write wakes finds it held back by the replies (leased, in flight);
     once they are through it goes at once, not at the next sweep (60 s here)."""
-    counted = _CountedClaims()
-    monkeypatch.setattr(runner, "claim", counted)
     sender = HeldSender()
     d = _sending(app, sender)
     stop, task = await _serving(d, counted)
